@@ -1,0 +1,47 @@
+"""Cross-entropy, computed from the logits so it stays exact where probabilities underflow.
+
+For a softmax output p = softmax(z) and a true class y, the loss of one sample is
+-log p_y = logsumexp(z) - z_y, and its gradient is dL/dz = p - onehot(y). Batches average.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnnviz.errors import InputError
+
+LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy")
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """z (N, K) -> log softmax(z) (N, K), stable for any finite logits."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def crossentropy(
+    logits: np.ndarray, probs: np.ndarray, target: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Mean cross-entropy of a batch and dL/dlogits.
+
+    logits, probs: (N, K); target: int labels (N,) or target distributions (N, K).
+    Returns (loss, dz) with dz = (probs - onehot) / N, shape (N, K).
+    """
+    n = logits.shape[0]
+    logp = log_softmax(logits)
+    dz = probs.copy()
+    if target.ndim == 1:
+        rows = np.arange(n)
+        loss = -logp[rows, target].sum() / n
+        dz[rows, target] -= 1.0
+    else:
+        loss = -(target * logp).sum() / n
+        dz -= target
+    dz /= np.float32(n)
+    return float(loss), dz
+
+
+def check_loss(name: str) -> str:
+    if name not in LOSSES:
+        raise InputError(f"The loss must be one of {', '.join(LOSSES)}, not {name!r}.")
+    return name

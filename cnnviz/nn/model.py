@@ -1,0 +1,531 @@
+"""Sequential: a stack of layers with Keras's compile / fit / evaluate / predict.
+
+>>> model = Sequential([Conv2D(8, 3, input_shape=(28, 28, 1), use_bias=False),
+...                     MaxPooling2D(pool_size=2), Flatten(), Dense(10, activation="softmax")])
+>>> model.compile(SGD(learning_rate=0.001), loss="categorical_crossentropy", metrics=["accuracy"])
+>>> history = model.fit(x, to_categorical(y), batch_size=1, epochs=3, validation_data=(xv, yv))
+
+One training step is ``forward`` (every layer keeps its ``output``), the loss and its gradient
+dL/dlogits, ``backward`` through the layers in reverse (every layer fills ``grads``), and one
+optimizer step that updates the parameters in place.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+from cnnviz.errors import InputError
+from cnnviz.nn import losses, optimizers
+from cnnviz.nn.callbacks import Callback, History
+from cnnviz.nn.layers import F32, Layer
+
+_GLOBAL_SEED: list[int | None] = [None]
+
+
+def set_random_seed(seed: int | None) -> None:
+    """Make models built afterwards (and their shuffling) reproducible, like keras.utils's."""
+    _GLOBAL_SEED[0] = seed
+
+
+def as_batch(x) -> np.ndarray:
+    """Images (N, H, W) or (N, H, W, C), any numeric dtype -> float32 (N, H, W, C)."""
+    x = np.asarray(x, dtype=F32)
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4:
+        raise InputError(f"Images must be shaped (N, H, W) or (N, H, W, C), not {x.shape}.")
+    return x
+
+
+def as_labels(y, num_classes: int | None = None) -> np.ndarray:
+    """Int labels (N,) or one-hot (N, K) -> int64 labels (N,); soft targets stay (N, K) float32."""
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim == 1:
+        if y.size and (not np.all(np.isfinite(y)) or np.any(y != np.round(y)) or y.min() < 0):
+            raise InputError("Labels must be whole numbers from 0 upwards.")
+        y = y.astype(np.int64)
+        if num_classes is not None and y.size and y.max() >= num_classes:
+            raise InputError(f"A label is {y.max()} but the model has only {num_classes} outputs.")
+        return y
+    if y.ndim == 2:
+        if num_classes is not None and y.shape[1] != num_classes:
+            raise InputError(
+                f"Targets have {y.shape[1]} columns but the model has {num_classes} outputs."
+            )
+        if np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1):
+            return y.argmax(axis=1)  # one-hot: keep just the class, the same loss and far cheaper
+        return y.astype(F32)
+    raise InputError(f"Labels must be shaped (N,) or (N, classes), not {y.shape}.")
+
+
+class Sequential:
+    """A linear stack of layers. Inputs (N, H, W) or (N, H, W, C); outputs (N, classes)."""
+
+    def __init__(
+        self, layers: list[Layer] | None = None, name: str = "sequential", seed: int | None = None
+    ):
+        self.name = name
+        self.layers: list[Layer] = []
+        self.seed = _GLOBAL_SEED[0] if seed is None else seed
+        self.rng = np.random.default_rng(self.seed)
+        self.optimizer = None
+        self.loss = "categorical_crossentropy"
+        self.metrics = ["accuracy"]
+        self.stop_training = False
+        self.built = False
+        self.metadata: dict = {}
+        for layer in layers or []:
+            self.add(layer)
+
+    # --- building ----------------------------------------------------------------------
+    def add(self, layer: Layer) -> None:
+        if not isinstance(layer, Layer):
+            raise InputError(f"Sequential takes cnnviz.nn layers, not {type(layer).__name__}.")
+        self.layers.append(layer)
+        if len(self.layers) == 1 and layer.input_shape is not None:
+            self.build(layer.input_shape)
+        elif self.built:
+            layer.build(self.layers[-2].output_shape, self.rng)
+            self._name_layers()
+
+    def build(self, input_shape: tuple) -> None:
+        """Create every layer's parameters for one sample's shape, e.g. (28, 28, 1)."""
+        shape = tuple(int(s) for s in input_shape)
+        if len(shape) == 2:
+            shape = shape + (1,)
+        for layer in self.layers:
+            layer.build(shape, self.rng)
+            shape = layer.output_shape
+        self.built = True
+        self._name_layers()
+
+    def _name_layers(self) -> None:
+        counts: dict[str, int] = {}
+        for layer in self.layers:
+            base = {
+                "Conv2D": "conv2d",
+                "MaxPooling2D": "max_pooling2d",
+                "Dense": "dense",
+                "AveragePooling2D": "average_pooling2d",
+                "Flatten": "flatten",
+                "ReLU": "re_lu",
+            }.get(layer.kind, layer.kind.lower())
+            k = counts.get(base, 0)
+            counts[base] = k + 1
+            if layer.name is None:
+                layer.name = base if k == 0 else f"{base}_{k}"
+        for i, layer in enumerate(self.layers):
+            layer.need_input_grad = i > 0
+
+    def _ensure_built(self, x: np.ndarray) -> None:
+        if not self.built:
+            self.build(x.shape[1:])
+        elif tuple(x.shape[1:]) != tuple(self.layers[0].input_shape):
+            raise InputError(
+                f"This model takes images shaped {self.layers[0].input_shape}, not {x.shape[1:]}."
+            )
+
+    @property
+    def input_shape(self) -> tuple | None:
+        return self.layers[0].input_shape if self.layers else None
+
+    @property
+    def output_shape(self) -> tuple | None:
+        return self.layers[-1].output_shape if self.built else None
+
+    def compile(
+        self,
+        optimizer="sgd",
+        loss: str = "categorical_crossentropy",
+        metrics: list[str] | None = None,
+    ) -> None:
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.check_loss(loss)
+        self.metrics = list(metrics or [])
+
+    # --- one step ------------------------------------------------------------------------
+    def forward(self, x, training: bool = False) -> np.ndarray:
+        """x (N, H, W[, C]) -> the last layer's output (N, classes); every layer keeps .output."""
+        x = as_batch(x)
+        self._ensure_built(x)
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    __call__ = forward
+
+    def compute_gradients(self, x, y, input_grad: bool = False) -> float:
+        """Forward and backward on one batch; returns the mean loss and fills every layer's grads.
+
+        y: int labels (N,) or one-hot / target rows (N, classes). With ``input_grad`` the first
+        layer also computes dL/d(input) (a saliency map); training does not need it.
+        """
+        x = as_batch(x)
+        self._ensure_built(x)
+        target = as_labels(y, self.layers[-1].output_shape[0])
+        if len(target) != len(x):
+            raise InputError(f"There are {len(x)} images but {len(target)} labels.")
+        self.layers[0].need_input_grad = input_grad
+        try:
+            return self._gradients(x, target)
+        finally:
+            self.layers[0].need_input_grad = False
+
+    def _gradients(self, x: np.ndarray, target: np.ndarray) -> float:
+        """compute_gradients without the checks: x float32 (N, H, W, C), target validated."""
+        for layer in self.layers:
+            x = layer.forward(x, True)
+        loss, grad = self._loss_and_grad(x, target)
+        last = self.layers[-1]
+        grad = last.backward_logits(grad) if self._fused_softmax() else last.backward(grad)
+        for layer in reversed(self.layers[:-1]):
+            grad = layer.backward(grad)
+        return loss
+
+    def _fused_softmax(self) -> bool:
+        last = self.layers[-1]
+        return (
+            getattr(last, "activation", None) == "softmax" or getattr(last, "logits", None) is None
+        )
+
+    def _loss_and_grad(self, probs: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
+        last = self.layers[-1]
+        if getattr(last, "activation", None) == "softmax":
+            return losses.crossentropy(last.logits, probs, target)
+        # no softmax at the end: treat the outputs as logits (Keras's from_logits=True)
+        from cnnviz.nn.layers import softmax
+
+        return losses.crossentropy(probs, softmax(probs), target)
+
+    def trainable_pairs(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(layer.params[k], layer.grads[k]) for layer in self.layers for k in layer.params]
+
+    def apply_gradients(self) -> None:
+        """One optimizer step with the gradients of the last compute_gradients."""
+        if self.optimizer is None:
+            raise InputError("Compile the model (choose an optimizer) before training it.")
+        self.optimizer.step(self.trainable_pairs())
+
+    def train_on_batch(self, x, y) -> tuple[float, float]:
+        """One training step on a batch; returns (loss, accuracy) measured before the update."""
+        loss = self.compute_gradients(x, y)
+        acc = self._batch_accuracy(self.layers[-1].output, y)
+        if np.isfinite(loss):
+            self.apply_gradients()
+        return loss, acc
+
+    @staticmethod
+    def _batch_accuracy(probs: np.ndarray, y) -> float:
+        target = as_labels(y)
+        labels = target if target.ndim == 1 else target.argmax(axis=1)
+        return float((probs.argmax(axis=1) == labels).mean())
+
+    # --- fit / evaluate / predict ------------------------------------------------------------
+    def fit(
+        self,
+        x,
+        y,
+        batch_size: int = 32,
+        epochs: int = 1,
+        verbose: int = 1,
+        validation_data: tuple | None = None,
+        shuffle: bool = True,
+        callbacks: list[Callback] | None = None,
+        seed: int | None = None,
+        initial_epoch: int = 0,
+    ) -> History:
+        """Train for ``epochs`` passes over (x, y); returns a History.
+
+        x: images (N, H, W) or (N, H, W, C), any numeric dtype or an indexable that yields them
+        (each batch becomes float32 as it is taken); y: labels (N,) or one-hot (N, classes).
+        A loss that stops being finite stops training and restores the last weights that gave
+        a finite loss (``history.diverged``, ``history.message``).
+        """
+        if self.optimizer is None:
+            raise InputError("Compile the model (choose an optimizer) before training it.")
+        n = len(x)
+        if n == 0:
+            raise InputError("There are no training images.")
+        if len(y) != n:
+            raise InputError(f"There are {n} images but {len(y)} labels.")
+        batch_size = int(batch_size)
+        epochs = int(epochs)
+        if batch_size < 1:
+            raise InputError("The batch size must be at least 1.")
+        if epochs < 0:
+            raise InputError("The number of epochs cannot be negative.")
+        target = as_labels(y)
+        self._ensure_built(as_batch(x[:1]))
+        target = as_labels(target, self.layers[-1].output_shape[0])
+        rng = np.random.default_rng(seed) if seed is not None else self.rng
+        history = History()
+        cbs = [history, *(callbacks or [])]
+        for cb in cbs:
+            cb.set_model(self)
+        batch_cbs = [
+            cb
+            for cb in cbs
+            if type(cb).on_batch_end is not Callback.on_batch_end or "on_batch_end" in vars(cb)
+        ]
+        self.stop_training = False
+        self.history = history
+        for cb in cbs:
+            cb.on_train_begin({})
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            self._fit_epochs(
+                x,
+                target,
+                n,
+                batch_size,
+                epochs,
+                initial_epoch,
+                shuffle,
+                rng,
+                validation_data,
+                verbose,
+                history,
+                cbs,
+                batch_cbs,
+            )
+        for cb in cbs:
+            cb.on_train_end({"diverged": history.diverged})
+        return history
+
+    def _fit_epochs(
+        self,
+        x,
+        target,
+        n,
+        batch_size,
+        epochs,
+        initial_epoch,
+        shuffle,
+        rng,
+        validation_data,
+        verbose,
+        history,
+        cbs,
+        batch_cbs,
+    ) -> None:
+        """fit's loop over epochs and batches (numpy's overflow warnings are off: a diverging
+        run is caught by its loss instead)."""
+        steps = -(-n // batch_size)
+        snapshot = self.get_weights()
+        for epoch in range(initial_epoch, initial_epoch + epochs):
+            for cb in cbs:
+                cb.on_epoch_begin(epoch, {})
+            if verbose:
+                print(f"Epoch {epoch + 1}/{initial_epoch + epochs}", flush=True)
+            order = rng.permutation(n) if shuffle else np.arange(n)
+            t0 = time.perf_counter()
+            loss_sum = correct = seen = 0.0
+            bar = _ProgressBar(n, verbose)
+            for step in range(steps):
+                idx = order[step * batch_size : (step + 1) * batch_size]
+                yb = target[idx]
+                loss = self._gradients(as_batch(x[idx]), yb)
+                if not np.isfinite(loss):
+                    self.set_weights(snapshot)
+                    history.diverged = True
+                    history.message = (
+                        f"Training stopped at epoch {epoch + 1}, batch {step + 1}: the loss became "
+                        f"{loss}, so the last weights with a finite loss were restored; "
+                        "try a smaller learning rate."
+                    )
+                    self.stop_training = True
+                    break
+                if step % 100 == 0:
+                    snapshot = self.get_weights()
+                m = len(idx)
+                out = self.layers[-1].output
+                labels = yb if yb.ndim == 1 else yb.argmax(axis=1)
+                correct += float(np.count_nonzero(out.argmax(axis=1) == labels))
+                loss_sum += loss * m
+                seen += m
+                self.apply_gradients()
+                if batch_cbs or bar.due():
+                    logs = {
+                        "loss": loss_sum / seen,
+                        "accuracy": correct / seen,
+                        "samples": int(seen),
+                        "seconds": time.perf_counter() - t0,
+                        "batch_loss": loss,
+                        "epoch": epoch,
+                    }
+                    bar.update(seen, logs)
+                    for cb in batch_cbs:
+                        cb.on_batch_end(step, logs)
+                if self.stop_training:
+                    break
+            if seen == 0:
+                break
+            logs = {
+                "loss": loss_sum / seen,
+                "accuracy": correct / seen,
+                "samples": int(seen),
+                "seconds": time.perf_counter() - t0,
+            }
+            if validation_data is not None and not history.diverged:
+                vl, va = self.evaluate(*validation_data, verbose=0)
+                logs["val_loss"], logs["val_accuracy"] = vl, va
+            bar.finish(seen, logs, steps)
+            for cb in cbs:
+                cb.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                history.stopped_early = not history.diverged
+                break
+        if history.diverged and verbose:
+            print(history.message, flush=True)
+
+    def predict(self, x, batch_size: int = 256, verbose: int = 0) -> np.ndarray:
+        """x (N, H, W[, C]) -> class probabilities (N, classes), float32."""
+        n = len(x)
+        outs = [self.forward(x[i : i + batch_size]).copy() for i in range(0, n, batch_size)]
+        if not outs:
+            raise InputError("There are no images to predict.")
+        return np.concatenate(outs)
+
+    def evaluate(self, x, y, batch_size: int = 256, verbose: int = 0) -> list[float]:
+        """Mean loss and accuracy over (x, y): [loss, accuracy]."""
+        n = len(x)
+        if n == 0 or len(y) != n:
+            raise InputError("Evaluation needs as many labels as images, and at least one.")
+        target = as_labels(y)
+        loss_sum = correct = 0.0
+        for i in range(0, n, batch_size):
+            probs = self.forward(x[i : i + batch_size])
+            t = target[i : i + batch_size]
+            loss, _ = self._loss_and_grad(probs, t)
+            labels = t if t.ndim == 1 else t.argmax(axis=1)
+            loss_sum += loss * len(t)
+            correct += float(np.count_nonzero(probs.argmax(axis=1) == labels))
+        result = [loss_sum / n, correct / n]
+        if verbose:
+            print(f"loss: {result[0]:.4f} - accuracy: {result[1]:.4f}")
+        return result
+
+    # --- weights and description ----------------------------------------------------------------
+    def get_weights(self) -> list[np.ndarray]:
+        return [p.copy() for layer in self.layers for p in layer.params.values()]
+
+    def set_weights(self, weights: list[np.ndarray]) -> None:
+        current = [(layer, k) for layer in self.layers for k in layer.params]
+        if len(weights) != len(current):
+            raise InputError(f"The model has {len(current)} weight arrays, not {len(weights)}.")
+        for (layer, k), w in zip(current, weights, strict=True):
+            w = np.asarray(w)
+            if w.shape != layer.params[k].shape:
+                raise InputError(
+                    f"{layer.name}'s {k} is shaped {layer.params[k].shape}, not {w.shape}."
+                )
+            layer.params[k][...] = w  # in place: optimizers keep their references
+
+    def count_params(self) -> int:
+        return sum(layer.count_params() for layer in self.layers)
+
+    def summary(self, print_fn=print) -> str:
+        """A Keras-like table of layers, output shapes and parameter counts."""
+        rows = [
+            (
+                f"{layer.name} ({layer.kind})",
+                str((None, *layer.output_shape)),
+                f"{layer.count_params():,}",
+            )
+            for layer in self.layers
+        ]
+        width = [max(28, *(len(r[0]) + 2 for r in rows)), 22, 10]
+        line = "_" * sum(width)
+        out = [
+            f'Model: "{self.name}"',
+            line,
+            "Layer (type)".ljust(width[0]) + "Output Shape".ljust(width[1]) + "Param #",
+            "=" * sum(width),
+        ]
+        for r in rows:
+            out.append(r[0].ljust(width[0]) + r[1].ljust(width[1]) + r[2])
+        out += [
+            "=" * sum(width),
+            f"Total params: {self.count_params():,}",
+            f"Trainable params: {self.count_params():,}",
+            "Non-trainable params: 0",
+            line,
+        ]
+        text = "\n".join(out)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def get_config(self) -> dict:
+        return {
+            "name": self.name,
+            "input_shape": list(self.input_shape or ()),
+            "layers": [
+                {"class": layer.kind, "config": layer.get_config()} for layer in self.layers
+            ],
+            "loss": self.loss,
+            "optimizer": self.optimizer.get_config() if self.optimizer else None,
+        }
+
+    def save(self, path) -> None:
+        """Write the model to ``path`` (.npz of arrays + JSON architecture), atomically."""
+        from cnnviz.nn.io import save_model
+
+        save_model(self, path)
+
+    def copy(self) -> Sequential:
+        """An independent copy (same architecture and weights, no optimizer state)."""
+        from cnnviz.nn.io import from_config
+
+        clone = from_config(self.get_config())
+        clone.set_weights(self.get_weights())
+        clone.metadata = dict(self.metadata)
+        return clone
+
+
+class _ProgressBar:
+    """Keras-style epoch line: ``60000/60000 [====] - 3s 50us/step - loss: ... - accuracy: ...``."""
+
+    def __init__(self, total: int, verbose: int):
+        self.total = total
+        self.verbose = verbose
+        self.live = verbose == 1 and sys.stdout.isatty()
+        self.next_time = 0.0
+
+    def due(self) -> bool:
+        if not self.live:
+            return False
+        now = time.perf_counter()
+        if now >= self.next_time:
+            self.next_time = now + 0.25
+            return True
+        return False
+
+    def _line(self, seen, logs) -> str:
+        done = int(30 * seen / self.total)
+        bar = "=" * max(done - 1, 0) + (">" if done < 30 else "=") + "." * (30 - done)
+        metrics = " - ".join(
+            f"{k}: {logs[k]:.4f}"
+            for k in ("loss", "accuracy", "val_loss", "val_accuracy")
+            if k in logs
+        )
+        return f"{int(seen)}/{self.total} [{bar}] - {metrics}"
+
+    def update(self, seen, logs) -> None:
+        if self.live:
+            sys.stdout.write("\r" + self._line(seen, logs))
+            sys.stdout.flush()
+
+    def finish(self, seen, logs, steps) -> None:
+        if not self.verbose:
+            return
+        secs = logs["seconds"]
+        per = secs / max(steps, 1)
+        per_s = f"{per * 1e3:.0f}ms/step" if per >= 1e-3 else f"{per * 1e6:.0f}us/step"
+        line = self._line(seen, logs).replace("] - ", f"] - {secs:.0f}s {per_s} - ", 1)
+        sys.stdout.write(("\r" if self.live else "") + line + "\n")
+        sys.stdout.flush()

@@ -1,0 +1,438 @@
+"""Teaching operations on plain arrays: padding, convolution, pooling and softmax.
+
+Each function works on one image and returns float64. conv2d, pool2d and softmax have a
+``*_trace`` partner that shows how a single output number was made (for convolution: the
+tutorial's "image value, filter value, result" table).
+
+Conventions
+-----------
+- Images are (H, W) or (H, W, C); kernels are (k, k) (rectangular (kh, kw) also works).
+- Convolution is *cross-correlation*, as in the tutorial and in Keras: the kernel is not flipped.
+- ``padding="same"`` pads ``(k - 1) // 2`` on the top/left and the rest on the bottom/right
+  (1 on every side for a 3x3 kernel; for an even ``k`` the extra row/column goes bottom/right, as
+  in Keras/TensorFlow). The padding does not depend on the stride, so a stride-2 result is exactly
+  the stride-1 result at every second row and column. (Keras/TensorFlow choose the padding from
+  the stride: with stride 2 on an even-sized input they pad 0 on top/left and 1 on bottom/right.)
+- Pooling uses non-overlapping windows (stride = size) and drops the rows/columns that do not fill
+  a whole window, like Keras ``MaxPooling2D(padding="valid")``.
+- Max/min pooling ties: the gradient goes to the FIRST tied position in row-major order (as
+  PyTorch does), so the gradient's sum is kept. The tutorial's ``MaxPool2.backprop`` copies the
+  gradient to every tied maximum instead, counting one upstream gradient several times.
+"""
+
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from cnnviz.errors import InputError
+
+PADDINGS = ("valid", "same")
+POOL_MODES = ("max", "avg", "min")
+
+# ---------------------------------------------------------------------------------------------
+# Checking inputs (each failure is one sentence a user can act on)
+# ---------------------------------------------------------------------------------------------
+
+
+def _as_image(image, allow_channels=False):
+    """Return ``image`` as a float64 array of shape (H, W) (or (H, W, C) if allowed)."""
+    try:
+        arr = np.asarray(image, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError("The image must be a rectangular grid of numbers.") from None
+    ndims = (2, 3) if allow_channels else (2,)
+    if arr.ndim not in ndims:
+        wanted = "(height, width) or (height, width, channels)" if allow_channels else "2-D"
+        raise InputError(f"The image must be {wanted}, but it has shape {arr.shape}.")
+    if arr.size == 0:
+        raise InputError(f"The image is empty (shape {arr.shape}); give at least one pixel.")
+    return arr
+
+
+def _as_kernel(kernel, ndim=2):
+    """Return ``kernel`` as a float64 array with ``ndim`` dimensions and no empty axis."""
+    try:
+        arr = np.asarray(kernel, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError("The kernel must be a rectangular grid of numbers.") from None
+    if arr.ndim != ndim or arr.size == 0:
+        what = "a 2-D (k, k) kernel" if ndim == 2 else "a stack of kernels (F, k, k)"
+        raise InputError(f"Expected {what}, but got shape {arr.shape}.")
+    return arr
+
+
+def _check_padding(padding):
+    if padding not in PADDINGS:
+        raise InputError(f"Padding must be 'valid' or 'same', not {padding!r}.")
+
+
+def _is_int(value):
+    """True for 3 or np.int64(3); False for 3.0 and True."""
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _check_positive_int(value, name):
+    if not _is_int(value) or value < 1:
+        raise InputError(f"{name} must be a whole number of at least 1, not {value!r}.")
+    return int(value)
+
+
+def _kernel_hw(kernel_size):
+    """kernel_size 3 -> (3, 3); (3, 5) -> (3, 5)."""
+    if _is_int(kernel_size):
+        kernel_size = (kernel_size, kernel_size)
+    kh, kw = (_check_positive_int(k, "The kernel size") for k in kernel_size)
+    return kh, kw
+
+
+def _same_amounts(k):
+    """Padding (before, after) along one axis for 'same': k - 1 in total, extra one after."""
+    before = (k - 1) // 2
+    return before, k - 1 - before
+
+
+def _pad_value(image, pad_value):
+    """A number, or per-channel mean of the (unpadded) image for "mean"."""
+    if isinstance(pad_value, str):
+        if pad_value != "mean":
+            raise InputError(f"The pad value must be a number or 'mean', not {pad_value!r}.")
+        return image.mean(axis=(0, 1))
+    if isinstance(pad_value, bool) or not isinstance(pad_value, Real | np.number):
+        raise InputError(f"The pad value must be a number or 'mean', not {pad_value!r}.")
+    if not np.isfinite(pad_value):
+        raise InputError(f"The pad value must be a finite number, not {pad_value!r}.")
+    return float(pad_value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Padding and output sizes
+# ---------------------------------------------------------------------------------------------
+
+
+def output_size(n, kernel_size=3, padding="valid", stride=1):
+    """Length of the output along one axis: ``floor((n + total_pad - k) / stride) + 1``.
+
+    ``total_pad`` is 0 for "valid" and ``k - 1`` for "same" (= 2p with p = 1 for a 3x3 kernel).
+    A result of 0 or less means the kernel does not fit.
+
+    >>> output_size(28), output_size(28, padding="same"), output_size(28, padding="same", stride=2)
+    (26, 28, 14)
+    """
+    _check_padding(padding)
+    n = _check_positive_int(n, "The image size")
+    k = _check_positive_int(kernel_size, "The kernel size")
+    s = _check_positive_int(stride, "The stride")
+    total_pad = k - 1 if padding == "same" else 0
+    return (n + total_pad - k) // s + 1
+
+
+def pad(image, padding="valid", pad_value=0.0, kernel_size=3):
+    """The input as the kernel sees it, with the border filled with ``pad_value``.
+
+    image: (H, W) or (H, W, C). kernel_size: k or (kh, kw).
+    pad_value: a number (0, 255, ...) or "mean" (the image's mean, per channel).
+    Returns float64 (H, W[, C]) for "valid" (a copy), and (H + kh - 1, W + kw - 1[, C]) for "same".
+    """
+    image = _as_image(image, allow_channels=True)
+    _check_padding(padding)
+    kh, kw = _kernel_hw(kernel_size)
+    value = _pad_value(image, pad_value)
+    if padding == "valid":
+        return image.copy()
+    (top, bottom), (left, right) = _same_amounts(kh), _same_amounts(kw)
+    h, w = image.shape[:2]
+    padded = np.empty((h + top + bottom, w + left + right) + image.shape[2:])
+    padded[...] = value  # a number, or one mean per channel
+    padded[top : top + h, left : left + w] = image
+    return padded
+
+
+# ---------------------------------------------------------------------------------------------
+# Convolution (cross-correlation, as in the tutorial and Keras)
+# ---------------------------------------------------------------------------------------------
+
+
+def _windows(image, kernel_shape, padding, pad_value, stride):
+    """All kernel-sized windows of the padded image: (H', W', kh, kw), a view (no copy)."""
+    image = _as_image(image)
+    _check_padding(padding)
+    stride = _check_positive_int(stride, "The stride")
+    kh, kw = kernel_shape
+    padded = pad(image, padding, pad_value, kernel_size=(kh, kw))
+    if kh > padded.shape[0] or kw > padded.shape[1]:
+        h, w = padded.shape
+        raise InputError(
+            f"The {kh}x{kw} kernel does not fit in the {h}x{w} image; "
+            "use a smaller kernel or 'same' padding."
+        )
+    return sliding_window_view(padded, (kh, kw))[::stride, ::stride]
+
+
+def conv2d(image, kernel, padding="valid", pad_value=0.0, stride=1):
+    """Slide ``kernel`` over ``image``; each output is sum(window * kernel).
+
+    image: (H, W). kernel: (k, k). Returns float64 (H', W') with
+    H' = output_size(H, k, padding, stride) (26x26 for a 28x28 image, 3x3 kernel, "valid").
+    """
+    kernel = _as_kernel(kernel)
+    windows = _windows(image, kernel.shape, padding, pad_value, stride)  # (H', W', k, k)
+    return np.einsum("ijkl,kl->ij", windows, kernel)
+
+
+def conv2d_multi(image, kernels, padding="valid", pad_value=0.0, stride=1):
+    """Several kernels over the same image, stacked as feature maps.
+
+    image: (H, W). kernels: (F, k, k). Returns float64 (H', W', F), like one Keras Conv2D layer
+    with F filters on a one-channel image (the tutorial's 28x28 -> 26x26x8).
+    """
+    kernels = _as_kernel(kernels, ndim=3)
+    windows = _windows(image, kernels.shape[1:], padding, pad_value, stride)  # (H', W', k, k)
+    return np.einsum("ijkl,fkl->ijf", windows, kernels)
+
+
+@dataclass
+class ConvTrace:
+    """How one output pixel of a convolution was made.
+
+    row, col: the output pixel. top, left: the window's top-left corner in PADDED coordinates
+    (for "valid" padding these are image coordinates). window, kernel, products: (k, k) arrays,
+    products = window * kernel. total: their sum, the output value.
+    """
+
+    row: int
+    col: int
+    top: int
+    left: int
+    window: np.ndarray
+    kernel: np.ndarray
+    products: np.ndarray
+    total: float
+
+    def table(self):
+        """Rows of (image value, filter value, result) in row-major order, as in the tutorial."""
+        return [
+            (float(v), float(k), float(p))
+            for v, k, p in zip(
+                self.window.ravel(), self.kernel.ravel(), self.products.ravel(), strict=True
+            )
+        ]
+
+
+def conv_trace(image, kernel, row, col, padding="valid", pad_value=0.0, stride=1):
+    """The window, element-wise products and sum behind output pixel (row, col) of conv2d.
+
+    image: (H, W). kernel: (k, k). Returns a ConvTrace whose ``total`` is conv2d(...)[row, col].
+    """
+    kernel = _as_kernel(kernel)
+    windows = _windows(image, kernel.shape, padding, pad_value, stride)
+    out_h, out_w = windows.shape[:2]
+    if not (0 <= row < out_h and 0 <= col < out_w):
+        raise InputError(
+            f"Output pixel ({row}, {col}) is outside the {out_h}x{out_w} output; "
+            f"pick a row below {out_h} and a column below {out_w}."
+        )
+    window = windows[row, col].copy()
+    products = window * kernel + 0.0  # "+ 0.0" shows 0 * -1 as 0, not -0
+    return ConvTrace(
+        row=int(row),
+        col=int(col),
+        top=int(row) * int(stride),
+        left=int(col) * int(stride),
+        window=window,
+        kernel=kernel.copy(),
+        products=products,
+        total=float(products.sum()),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Pooling (non-overlapping windows, stride = size)
+# ---------------------------------------------------------------------------------------------
+
+
+def _pool_blocks(x, size):
+    """Cut x into size x size windows: (H, W[, C]) -> (H//size, W//size, C, size*size).
+
+    The last axis lists each window's cells in row-major order; leftover rows/columns that do
+    not fill a whole window are dropped (Keras "valid" pooling).
+    """
+    x3 = x if x.ndim == 3 else x[:, :, None]
+    h, w, c = x3.shape
+    out_h, out_w = h // size, w // size
+    cropped = x3[: out_h * size, : out_w * size]
+    blocks = cropped.reshape(out_h, size, out_w, size, c)  # (i, r, j, s, c)
+    return blocks.transpose(0, 2, 4, 1, 3).reshape(out_h, out_w, c, size * size)
+
+
+def _check_pool(x, size, mode):
+    x = _as_image(x, allow_channels=True)
+    size = _check_positive_int(size, "The pool size")
+    if mode not in POOL_MODES:
+        raise InputError(f"Pooling mode must be 'max', 'avg' or 'min', not {mode!r}.")
+    h, w = x.shape[:2]
+    if size > h or size > w:
+        raise InputError(f"The pool size {size} does not fit the {h}x{w} input; use a smaller one.")
+    return x, size
+
+
+def pool2d(x, size=2, mode="max"):
+    """Max / average / min over each size x size window.
+
+    x: (H, W) or (H, W, C) (each channel pooled separately).
+    Returns float64 (H // size, W // size[, C]).
+    """
+    x, size = _check_pool(x, size, mode)
+    blocks = _pool_blocks(x, size)  # (H', W', C, size*size)
+    reduce = {"max": np.max, "avg": np.mean, "min": np.min}[mode]
+    pooled = reduce(blocks, axis=-1)  # (H', W', C)
+    return pooled if x.ndim == 3 else pooled[:, :, 0]
+
+
+@dataclass
+class PoolTrace:
+    """How one output cell of pooling was made.
+
+    row, col: the output cell. top, left: the window's top-left corner in the input.
+    window: (size, size). value: the pooled number. chosen: (r, c) in INPUT coordinates of the
+    max/min cell (the first one in row-major order on ties), or None for "avg".
+    """
+
+    row: int
+    col: int
+    top: int
+    left: int
+    window: np.ndarray
+    value: float
+    chosen: tuple[int, int] | None
+
+
+def pool_trace(x, row, col, size=2, mode="max", channel=0):
+    """The window and chosen cell behind output (row, col) of pool2d.
+
+    x: (H, W) or (H, W, C); ``channel`` picks the channel of a 3-D input. Returns a PoolTrace.
+    """
+    x, size = _check_pool(x, size, mode)
+    channels = 1 if x.ndim == 2 else x.shape[2]
+    if not _is_int(channel) or not 0 <= channel < channels:
+        raise InputError(f"The channel must be a whole number from 0 to {channels - 1}.")
+    plane = x if x.ndim == 2 else x[:, :, channel]
+    out_h, out_w = x.shape[0] // size, x.shape[1] // size
+    if not (0 <= row < out_h and 0 <= col < out_w):
+        raise InputError(
+            f"Output cell ({row}, {col}) is outside the {out_h}x{out_w} pooled output; "
+            f"pick a row below {out_h} and a column below {out_w}."
+        )
+    top, left = int(row) * size, int(col) * size
+    window = plane[top : top + size, left : left + size].copy()
+    if mode == "avg":
+        return PoolTrace(int(row), int(col), top, left, window, float(window.mean()), None)
+    flat_index = int(np.argmax(window) if mode == "max" else np.argmin(window))  # first on ties
+    r, c = divmod(flat_index, size)
+    value = float(window[r, c])
+    return PoolTrace(int(row), int(col), top, left, window, value, (top + r, left + c))
+
+
+def pool2d_backward(x, grad_out, size=2, mode="max"):
+    """Gradient of the loss with respect to the pooling input.
+
+    x: (H, W) or (H, W, C), the forward input. grad_out: dL/d(pool2d(x)), (H//size, W//size[, C]).
+    Returns float64 with the shape of x. max/min: each upstream gradient goes to the one chosen
+    cell of its window (the first on ties); avg: it is spread equally over the size*size cells.
+    Cells dropped by the forward pass get 0.
+    """
+    x, size = _check_pool(x, size, mode)
+    blocks = _pool_blocks(x, size)  # (H', W', C, size*size)
+    wanted = blocks.shape[:3] if x.ndim == 3 else blocks.shape[:2]
+    grad = np.asarray(grad_out, dtype=np.float64)
+    if grad.shape != wanted:
+        raise InputError(f"The upstream gradient must have shape {wanted}, not {grad.shape}.")
+    grad = grad.reshape(blocks.shape[:3])  # (H', W', C)
+    if mode == "avg":
+        grad_blocks = np.repeat(grad[..., None] / size**2, size * size, axis=-1)
+    else:
+        chosen = np.argmax(blocks, axis=-1) if mode == "max" else np.argmin(blocks, axis=-1)
+        grad_blocks = np.zeros_like(blocks)
+        np.put_along_axis(grad_blocks, chosen[..., None], grad[..., None], axis=-1)
+    # (i, j, c, r*s) -> (i, r, j, s, c) -> rows, cols, channels: the inverse of _pool_blocks.
+    out_h, out_w, c, _ = blocks.shape
+    grad_blocks = grad_blocks.reshape(out_h, out_w, c, size, size).transpose(0, 3, 1, 4, 2)
+    grad_in = np.zeros(x.shape[:2] + (c,))
+    grad_in[: out_h * size, : out_w * size] = grad_blocks.reshape(out_h * size, out_w * size, c)
+    return grad_in if x.ndim == 3 else grad_in[:, :, 0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Softmax and cross-entropy
+# ---------------------------------------------------------------------------------------------
+
+
+def softmax(z, axis=-1):
+    """exp(z) / sum(exp(z)) along ``axis``, computed as exp(z - max) so it never overflows.
+
+    z: any shape. Returns float64 of the same shape; each slice along ``axis`` sums to 1.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    exp = np.exp(z - np.max(z, axis=axis, keepdims=True))
+    return exp / np.sum(exp, axis=axis, keepdims=True)
+
+
+def _check_label(label, n):
+    if not _is_int(label) or not 0 <= label < n:
+        raise InputError(f"The label must be a whole number from 0 to {n - 1}, not {label!r}.")
+    return int(label)
+
+
+def cross_entropy(probs, label):
+    """Loss -log(probs[label]) for one example.
+
+    probs: (n,) probabilities. label: int in [0, n). A probability of exactly 0 is treated as the
+    smallest positive float64, so the loss stays finite (at most about 708).
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 1 or probs.size == 0:
+        raise InputError(f"Probabilities must be a 1-D list of classes, not shape {probs.shape}.")
+    label = _check_label(label, probs.size)
+    return float(-np.log(max(probs[label], np.finfo(np.float64).tiny)))
+
+
+@dataclass
+class SoftmaxTrace:
+    """Every step from logits to loss and gradient, for one example with n classes.
+
+    logits, shifted (= logits - max), exp (= e^shifted), probs (= exp / total), grad_logits
+    (= probs - onehot(label)): (n,) arrays. total: sum of exp. loss: -log(probs[label]).
+    """
+
+    logits: np.ndarray
+    shifted: np.ndarray
+    exp: np.ndarray
+    total: float
+    probs: np.ndarray
+    label: int
+    loss: float
+    grad_logits: np.ndarray
+
+
+def softmax_trace(logits, label):
+    """Softmax, cross-entropy loss and d(loss)/d(logits) with every intermediate kept.
+
+    logits: (n,) (n = 10 for MNIST). label: int in [0, n). Returns a SoftmaxTrace. The loss is
+    computed as log(total) - shifted[label], equal to -log(probs[label]) but finite even when
+    probs[label] underflows to 0.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    if logits.ndim != 1 or logits.size == 0:
+        raise InputError(f"Logits must be a 1-D list of class scores, not shape {logits.shape}.")
+    if not np.all(np.isfinite(logits)):
+        raise InputError("Every logit must be a finite number.")
+    label = _check_label(label, logits.size)
+    shifted = logits - logits.max()
+    exp = np.exp(shifted)
+    total = float(exp.sum())
+    probs = exp / total
+    onehot = np.zeros_like(probs)
+    onehot[label] = 1.0
+    loss = float(np.log(total) - shifted[label])
+    return SoftmaxTrace(logits.copy(), shifted, exp, total, probs, label, loss, probs - onehot)

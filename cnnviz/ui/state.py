@@ -1,0 +1,25 @@
+"""Every ``st.session_state`` key the app uses, in one place.
+
+Pages import these names instead of writing string literals, so two pages can never disagree
+about where the current input or model lives.
+"""
+
+# The current input: whatever the user gave last (drawing, upload or MNIST sample).
+CURRENT_IMAGE = "cnnviz.current_image"  # float32 (28, 28) in [0, 1], MNIST-like (ink bright)
+CURRENT_IMAGE_SOURCE = "cnnviz.current_image_source"  # short text: "drawing", "upload: a.png", ...
+CURRENT_LABEL = "cnnviz.current_label"  # int or None: the true label when known (MNIST sample)
+
+# The current model: which one the pickers chose, and the session's own models.
+CURRENT_MODEL_CHOICE = "cnnviz.current_model_choice"  # a key of the model picker's options
+SESSION_MODEL = "cnnviz.session_model"  # cnnviz.nn.Sequential trained in this session, or None
+UPLOADED_MODEL = "cnnviz.uploaded_model"  # cnnviz.nn.Sequential loaded from an uploaded .npz
+
+# Hand-over between the convolution and pooling pages.
+LAST_CONV_OUTPUT = "cnnviz.last_conv_output"  # float (H, W) or (H, W, C): page 2's output
+LAST_CONV_DESCRIPTION = "cnnviz.last_conv_description"  # e.g. "vertical Sobel, same padding"
+
+# The session's background training worker (cnnviz.training.TrainingWorker).
+TRAINER = "cnnviz.trainer"
+
+# The Train live page's last settings (a dict of its widget values), kept across page changes.
+TRAIN_SETTINGS = "cnnviz.train_settings"

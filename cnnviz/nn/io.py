@@ -44,6 +44,9 @@ def save_model(model, path) -> None:
     data = to_bytes(model)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a saved model is an ordinary file
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

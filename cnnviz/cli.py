@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
     t.add_argument("--filters", type=int, help="filters of the first conv layer")
     t.add_argument("--limit", type=int, help="train on the first N training images only")
+    t.add_argument("--augment", type=int, metavar="PIXELS",
+                   help="shift each training image by up to PIXELS at random (default 0)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--dataset", default="MNIST", help="a dataset name from `python -m cnnviz info`")
     t.add_argument("--out", type=Path, help="save the trained model here (.npz)")
@@ -54,10 +56,11 @@ def settings(args: argparse.Namespace) -> dict:
     """Merge a preset with explicit options (explicit options win)."""
     from cnnviz.nn.presets import PRESETS
 
-    cfg = dict(model="tutorial", optimizer="sgd", lr=0.01, batch_size=32, epochs=5, limit=None)
+    cfg = dict(model="tutorial", optimizer="sgd", lr=0.01, batch_size=32, epochs=5, limit=None,
+               augment=0)
     if args.preset:
         cfg.update(PRESETS[args.preset])
-    for key in ("model", "optimizer", "lr", "batch_size", "epochs", "limit", "filters"):
+    for key in ("model", "optimizer", "lr", "batch_size", "epochs", "limit", "filters", "augment"):
         value = getattr(args, key, None)
         if value is not None:
             cfg[key] = value
@@ -68,7 +71,7 @@ def settings(args: argparse.Namespace) -> dict:
 
 def train(args: argparse.Namespace) -> int:
     from cnnviz.data import load_dataset
-    from cnnviz.nn import ScaledImages
+    from cnnviz.nn import ScaledImages, ShiftedImages
     from cnnviz.nn.presets import build, make_optimizer
 
     cfg = settings(args)
@@ -87,8 +90,12 @@ def train(args: argparse.Namespace) -> int:
         model.summary()
         print(f"Training on {len(x_train)} images of {args.dataset}: {cfg}", flush=True)
     t0 = time.perf_counter()
+    if cfg["augment"]:
+        train_images = ShiftedImages(x_train, cfg["augment"], seed=args.seed)
+    else:
+        train_images = ScaledImages(x_train)
     history = model.fit(
-        ScaledImages(x_train),
+        train_images,
         y_train,
         batch_size=cfg["batch_size"],
         epochs=cfg["epochs"],

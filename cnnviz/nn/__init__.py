@@ -26,7 +26,7 @@ from cnnviz.nn.layers import (
 from cnnviz.nn.model import Sequential, as_batch, set_random_seed
 from cnnviz.nn.optimizers import SGD, Adam, Optimizer
 from cnnviz.nn.presets import bundled_models, strong_model, tutorial_model
-from cnnviz.nn.scaled import ScaledImages
+from cnnviz.nn.scaled import ScaledImages, ShiftedImages
 
 
 def to_categorical(y, num_classes: int | None = None) -> np.ndarray:
@@ -54,6 +54,7 @@ __all__ = [
     "SGD",
     "ScaledImages",
     "Sequential",
+    "ShiftedImages",
     "as_batch",
     "bundled_models",
     "load_model",

@@ -56,7 +56,7 @@ PRESETS = {
     # the tutorial's Keras recipe (Part II)
     "tutorial": dict(model="tutorial", optimizer="sgd", lr=0.001, batch_size=1, epochs=30),
     # the stronger network for hand-drawn digits
-    "strong": dict(model="strong", optimizer="adam", lr=0.001, batch_size=32, epochs=8),
+    "strong": dict(model="strong", optimizer="adam", lr=0.001, batch_size=32, epochs=10, augment=2),
     # a quick classroom demo
     "quick": dict(model="tutorial", optimizer="sgd", lr=0.05, batch_size=32, epochs=2, limit=10000),
 }

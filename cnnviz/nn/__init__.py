@@ -27,6 +27,7 @@ from cnnviz.nn.model import Sequential, as_batch, set_random_seed
 from cnnviz.nn.optimizers import SGD, Adam, Optimizer
 from cnnviz.nn.presets import bundled_models, strong_model, tutorial_model
 from cnnviz.nn.scaled import ScaledImages, ShiftedImages
+from cnnviz.nn.threads import set_blas_threads
 
 
 def to_categorical(y, num_classes: int | None = None) -> np.ndarray:
@@ -59,6 +60,7 @@ __all__ = [
     "bundled_models",
     "load_model",
     "save_model",
+    "set_blas_threads",
     "set_random_seed",
     "softmax",
     "strong_model",

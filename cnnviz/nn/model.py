@@ -21,6 +21,7 @@ from cnnviz.errors import InputError
 from cnnviz.nn import losses, optimizers
 from cnnviz.nn.callbacks import Callback, History
 from cnnviz.nn.layers import F32, Layer
+from cnnviz.nn.threads import blas_limit
 
 _GLOBAL_SEED: list[int | None] = [None]
 
@@ -213,10 +214,11 @@ class Sequential:
 
     def train_on_batch(self, x, y) -> tuple[float, float]:
         """One training step on a batch; returns (loss, accuracy) measured before the update."""
-        loss = self.compute_gradients(x, y)
-        acc = self._batch_accuracy(self.layers[-1].output, y)
-        if np.isfinite(loss):
-            self.apply_gradients()
+        with blas_limit():
+            loss = self.compute_gradients(x, y)
+            acc = self._batch_accuracy(self.layers[-1].output, y)
+            if np.isfinite(loss):
+                self.apply_gradients()
         return loss, acc
 
     @staticmethod
@@ -276,7 +278,7 @@ class Sequential:
         self.history = history
         for cb in cbs:
             cb.on_train_begin({})
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), blas_limit():
             self._fit_epochs(
                 x,
                 target,
@@ -385,7 +387,8 @@ class Sequential:
     def predict(self, x, batch_size: int = 256, verbose: int = 0) -> np.ndarray:
         """x (N, H, W[, C]) -> class probabilities (N, classes), float32."""
         n = len(x)
-        outs = [self.forward(x[i : i + batch_size]).copy() for i in range(0, n, batch_size)]
+        with blas_limit():
+            outs = [self.forward(x[i : i + batch_size]).copy() for i in range(0, n, batch_size)]
         if not outs:
             raise InputError("There are no images to predict.")
         return np.concatenate(outs)
@@ -397,13 +400,14 @@ class Sequential:
             raise InputError("Evaluation needs as many labels as images, and at least one.")
         target = as_labels(y)
         loss_sum = correct = 0.0
-        for i in range(0, n, batch_size):
-            probs = self.forward(x[i : i + batch_size])
-            t = target[i : i + batch_size]
-            loss, _ = self._loss_and_grad(probs, t)
-            labels = t if t.ndim == 1 else t.argmax(axis=1)
-            loss_sum += loss * len(t)
-            correct += float(np.count_nonzero(probs.argmax(axis=1) == labels))
+        with blas_limit():
+            for i in range(0, n, batch_size):
+                probs = self.forward(x[i : i + batch_size])
+                t = target[i : i + batch_size]
+                loss, _ = self._loss_and_grad(probs, t)
+                labels = t if t.ndim == 1 else t.argmax(axis=1)
+                loss_sum += loss * len(t)
+                correct += float(np.count_nonzero(probs.argmax(axis=1) == labels))
         result = [loss_sum / n, correct / n]
         if verbose:
             print(f"loss: {result[0]:.4f} - accuracy: {result[1]:.4f}")

@@ -40,8 +40,14 @@ class ShiftedImages(ScaledImages):
     digits a pixel or two off-centre recognises drawings better.
     """
 
-    def __init__(self, images: np.ndarray, max_shift: int = 2, seed: int | None = None,
-                 scale: float = 1 / 255, offset: float = -0.5):
+    def __init__(
+        self,
+        images: np.ndarray,
+        max_shift: int = 2,
+        seed: int | None = None,
+        scale: float = 1 / 255,
+        offset: float = -0.5,
+    ):
         super().__init__(images, scale, offset)
         self.max_shift = int(max_shift)
         self.rng = np.random.default_rng(seed)

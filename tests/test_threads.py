@@ -1,0 +1,40 @@
+"""The engine's BLAS thread limit is applied inside fit/predict and lifted afterwards."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnnviz.nn import set_blas_threads, tutorial_model
+from cnnviz.nn import threads as threads_mod
+
+
+def blas_threads():
+    from threadpoolctl import threadpool_info
+
+    return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+
+def test_predict_runs_with_the_configured_blas_threads(monkeypatch):
+    pytest.importorskip("threadpoolctl")
+    before = blas_threads()
+    seen = []
+    model = tutorial_model(seed=0)
+    original = model.layers[0].forward
+
+    def spy(x, training=False):
+        seen.append(blas_threads())
+        return original(x, training)
+
+    monkeypatch.setattr(model.layers[0], "forward", spy)
+    try:
+        set_blas_threads(1)
+        model.predict(np.zeros((2, 28, 28), np.float32))
+        assert seen and all(n == 1 for n in seen[-1])
+        set_blas_threads(0)  # leave the library alone
+        model.predict(np.zeros((2, 28, 28), np.float32))
+        assert seen[-1] == before
+    finally:
+        set_blas_threads(1)
+    assert blas_threads() == before
+    assert threads_mod._state["threads"] == 1

@@ -1,0 +1,148 @@
+"""The current input shared by the pages: a drawing, an uploaded image or an MNIST test digit.
+
+Whatever the person gave last becomes the current input, stored as the 28x28 image MNIST would
+have made (``st.session_state[state.CURRENT_IMAGE]``, float32 in [0, 1], ink bright), with a
+short description of where it came from and its true label when known.
+
+A drawing or upload that cannot be used shows one ``st.error``/``st.info`` line and leaves the
+previous input in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import streamlit as st
+
+from cnnviz import preprocess
+from cnnviz.errors import InputError
+from cnnviz.ui import state
+
+IMAGE_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
+CANVAS_PX = 280
+NO_INPUT = "Draw a digit, upload an image or pick a random MNIST test digit to begin."
+
+
+@st.cache_resource(show_spinner="Loading the MNIST test set…")
+def mnist_test_set() -> tuple[np.ndarray, np.ndarray]:
+    """The 10,000 MNIST test images (uint8 (10000, 28, 28)) and labels, once per process."""
+    from cnnviz.data import mnist
+
+    _, (x_test, y_test) = mnist.load_data_shared()
+    return x_test, y_test
+
+
+def current_image() -> tuple[np.ndarray | None, str, int | None]:
+    """(image (28, 28) float32 in [0, 1] or None, where it came from, true label or None)."""
+    return (
+        st.session_state.get(state.CURRENT_IMAGE),
+        st.session_state.get(state.CURRENT_IMAGE_SOURCE, ""),
+        st.session_state.get(state.CURRENT_LABEL),
+    )
+
+
+def set_current_image(image: np.ndarray, source: str, label: int | None = None) -> None:
+    """Make ``image`` (28, 28) in [0, 1] the current input of every page."""
+    st.session_state[state.CURRENT_IMAGE] = np.asarray(image, dtype=np.float32)
+    st.session_state[state.CURRENT_IMAGE_SOURCE] = source
+    st.session_state[state.CURRENT_LABEL] = label
+
+
+def use_mnist_digit(index: int | None = None) -> None:
+    """Make an MNIST test digit the current input (a random one when index is None)."""
+    x_test, y_test = mnist_test_set()
+    if index is None:
+        index = int(np.random.default_rng().integers(len(x_test)))
+    image = x_test[index].astype(np.float32) / 255.0
+    set_current_image(image, f"MNIST test digit #{index}", int(y_test[index]))
+
+
+def random_digit_button(where=None, key: str = "random_digit") -> None:
+    """A "Random MNIST test digit" button."""
+    (where or st).button(
+        "Random MNIST test digit",
+        icon=":material/casino:",
+        key=key,
+        on_click=use_mnist_digit,
+        width="stretch",
+    )
+
+
+def upload_input(where=None, key: str = "image_upload") -> None:
+    """An image uploader (PNG, JPEG, GIF, BMP, WebP); a new usable file becomes the input."""
+    where = where or st
+    upload = where.file_uploader(
+        "Upload a picture of a digit",
+        type=IMAGE_TYPES,
+        key=key,
+        help="Dark ink on a light background or light on dark: both work.",
+    )
+    if upload is None:
+        return
+    seen_key = f"{key}_seen"
+    if st.session_state.get(seen_key) == upload.file_id:
+        return  # handled on an earlier run; a later drawing or digit may have replaced it
+    st.session_state[seen_key] = upload.file_id
+    try:
+        image = preprocess.to_mnist(upload.getvalue())
+    except InputError as exc:
+        where.error(f"{upload.name}: {exc}")
+        return
+    set_current_image(image, f"upload: {upload.name}")
+
+
+def _canvas_failed(where, exc: Exception) -> None:
+    where.info(
+        "The drawing canvas could not load here; upload an image or pick a random MNIST digit "
+        f"instead. ({type(exc).__name__})"
+    )
+
+
+def drawing_input(where=None, key: str = "canvas") -> None:
+    """A 280x280 drawing canvas (white ink on black), brush size and clear; new strokes become
+    the current input. The canvas's own toolbar has undo, redo and reset."""
+    where = where or st
+    counter_key = f"{key}_generation"  # changing the canvas key remounts it empty ("Clear")
+    generation = st.session_state.setdefault(counter_key, 0)
+    brush = where.slider("Brush size", 8, 40, 20, key=f"{key}_brush")
+    try:
+        from streamlit_drawable_canvas import st_canvas
+
+        with where.container():
+            result = st_canvas(
+                stroke_width=brush,
+                stroke_color="#ffffff",
+                background_color="#000000",
+                width=CANVAS_PX,
+                height=CANVAS_PX,
+                drawing_mode="freedraw",
+                return_image_data=True,
+                key=f"{key}_{generation}",
+            )
+    except Exception as exc:  # the component could not be registered or rendered here
+        _canvas_failed(where, exc)
+        return
+    caption_col, clear_col = where.columns([3, 1], vertical_alignment="center")
+    caption_col.caption("Draw with the mouse; undo and redo are in the canvas toolbar.")
+    if clear_col.button("Clear", key=f"{key}_clear"):
+        st.session_state[counter_key] = generation + 1
+        st.rerun()  # draw a fresh, empty canvas
+    raw = result.image_bytes if result is not None else None
+    objects = (result.json_data or {}).get("objects") if result is not None else None
+    if raw is None:
+        return  # nothing drawn yet on this canvas
+    digest = hashlib.md5(raw).hexdigest()
+    seen_key = f"{key}_seen"
+    if st.session_state.get(seen_key) == digest:
+        return  # this drawing is already the input (or was already refused)
+    st.session_state[seen_key] = digest
+    if not objects:
+        where.info("The canvas is empty: draw a digit (the previous input is kept).")
+        return
+    try:
+        image = preprocess.to_mnist(result.image_data)
+    except InputError as exc:
+        where.info(f"{exc} (The previous input is kept.)")
+        return
+    set_current_image(image, "drawing")

@@ -1,0 +1,115 @@
+"""Overview: what a convolutional neural network is, the MNIST data, and a map of the app."""
+
+import streamlit as st
+
+from cnnviz import lessons
+from cnnviz.data import mnist
+from cnnviz.plots import heatmaps
+from cnnviz.plots import lessons as charts
+
+PAGES = [
+    (
+        "pages/1_draw_predict.py",
+        ":material/draw:",
+        "Draw & predict",
+        "Draw or upload a digit, see what the network predicts and the feature maps it computes.",
+    ),
+    (
+        "pages/2_convolution.py",
+        ":material/blur_on:",
+        "Convolution",
+        "Slide a 3×3 filter over an image, one window at a time: the tutorial's 29 and −192.",
+    ),
+    (
+        "pages/3_pooling.py",
+        ":material/grid_view:",
+        "Pooling",
+        "Max, average and min pooling window by window, and where the gradient goes back.",
+    ),
+    (
+        "pages/4_softmax_backprop.py",
+        ":material/functions:",
+        "Softmax & backprop",
+        "Logits → probabilities → loss, then the gradients of one training step.",
+    ),
+    (
+        "pages/5_train_live.py",
+        ":material/monitoring:",
+        "Train live",
+        "Train the tutorial's network in your browser and watch loss and filters change.",
+    ),
+    (
+        "pages/6_why_convolution.py",
+        ":material/lightbulb:",
+        "Why convolution",
+        "Count the weights of dense vs convolutional layers, and shift a digit.",
+    ),
+]
+
+st.title("How a convolutional neural network sees a digit")
+st.markdown(
+    "This app follows the tutorial *Basic CNN*: a small network, **Conv 3×3 (8 filters) → "
+    "MaxPooling 2×2 → Dense (10, softmax)**, learns to read handwritten digits. Each page "
+    "opens up one part of it."
+)
+
+tutorial = lessons.layer_param_counts(1000, 1000)
+steps = st.columns(2) + st.columns(2)
+with steps[0].container(border=True):
+    st.markdown("##### 1. Too many parameters")
+    st.markdown(
+        "A 1000×1000 image has 10⁶ pixels. A fully-connected layer of 10⁶ neurons needs "
+        f"10⁶ × 10⁶ = **{tutorial.fully_connected:,}** "
+        "weights: too slow, too much memory, and it overfits."
+    )
+with steps[1].container(border=True):
+    st.markdown("##### 2. Feature localization")
+    st.markdown(
+        "A pixel is related to the pixels **around** it. So each neuron only needs to look at a "
+        "small patch (3×3): a *locally connected* layer."
+    )
+with steps[2].container(border=True):
+    st.markdown("##### 3. Independence of location")
+    st.markdown(
+        "An edge or a curve means the same thing **wherever** it is in the image, so the same "
+        "detector can be used at every position."
+    )
+with steps[3].container(border=True):
+    st.markdown("##### 4. Shared parameters")
+    st.markdown(
+        "Sliding one small filter over the whole image shares its weights everywhere: 8 filters "
+        f"of 3×3 = **{lessons.conv_param_count(3, 8)}** weights. That is a convolution layer."
+    )
+
+st.divider()
+st.header("The data: MNIST")
+(x_train, y_train), (x_test, y_test) = mnist.load_data_shared()
+left, right = st.columns([1.2, 1])
+with left:
+    st.markdown(
+        "70,000 handwritten digits, 28×28 grey pixels (0 = black, 255 = white), centred in the "
+        "image; 60,000 to train on and 10,000 to test. Loaded as in the tutorial:"
+    )
+    st.code(
+        f"Train: X={x_train.shape}, y={y_train.shape}\nTest: X={x_test.shape}, y={y_test.shape}",
+        language=None,
+    )
+    st.markdown("The first 9 training images, as the tutorial plots them:")
+with right:
+    st.plotly_chart(
+        charts.digit_grid(x_train[:9], y_train[:9], columns=3, cell_px=130),
+        width="content",
+        config=heatmaps.CHART_CONFIG,
+        theme=None,
+        key="overview.fig_digits",
+    )
+
+st.divider()
+st.header("The pages")
+for start in range(0, len(PAGES), 3):
+    cards = st.columns(3)
+    for card, (path, icon, title, text) in zip(cards, PAGES[start : start + 3], strict=False):
+        with card.container(border=True):
+            st.markdown(f"#### {icon} {title}")
+            st.markdown(text)
+            st.page_link(path, label=f"Open {title}", icon=":material/arrow_forward:")

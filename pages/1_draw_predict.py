@@ -1,0 +1,90 @@
+"""Draw & predict: draw, upload or pick a digit; see what the network sees and thinks."""
+
+import streamlit as st
+
+from cnnviz.errors import InputError
+from cnnviz.plots import predict as plots
+from cnnviz.ui import inputs, layout, models
+
+layout.header(
+    "Draw & predict",
+    "Draw a digit, upload a picture or pick an MNIST test digit: whatever you give last is "
+    "the **current input** of every page. The network sees a 28x28 grey image, like MNIST's.",
+)
+
+draw_col, other_col, seen_col = st.columns([1.3, 1, 1], gap="medium")
+with draw_col:
+    st.subheader("Draw")
+    inputs.drawing_input(draw_col)
+with other_col:
+    st.subheader("…or upload / pick")
+    inputs.upload_input(other_col)
+    inputs.random_digit_button(other_col)
+
+image, source, label = inputs.current_image()
+with seen_col:
+    st.subheader("What the model sees")
+    if image is None:
+        st.info(inputs.NO_INPUT)
+    else:
+        st.plotly_chart(
+            plots.image_figure(image, height=300), width="stretch", config={"displayModeBar": False}
+        )
+        st.caption(
+            f"28 x 28 input from {source}"
+            + (f" (true label: {label})" if label is not None else "")
+        )
+
+# The model is picked (and, without bundled models, trained) after the inputs are on screen.
+with st.sidebar:
+    st.subheader("Model")
+    model_name, model = models.model_picker(st.sidebar)
+
+if image is None:
+    st.stop()
+if model is None:
+    st.info(models.NO_MODEL)
+    st.stop()
+
+try:
+    probs, maps = models.analyse(model, image)
+except InputError as exc:  # e.g. an uploaded model whose weights overflow
+    st.error(str(exc))
+    st.stop()
+names = models.class_names_of(model)
+best = int(probs.argmax())
+
+metric_col, bars_col = st.columns([1, 3], gap="large")
+with metric_col:
+    st.metric("Prediction", names[best], help="The class with the highest probability.")
+    st.metric("Confidence", f"{probs[best]:.1%}")
+    if label is not None:
+        verdict = "Correct" if best == label else f"Wrong: the true label is {names[label]}"
+        st.markdown(f":{'green' if best == label else 'red'}[**{verdict}**]")
+    st.caption(f"Model: {model_name}")
+with bars_col:
+    st.plotly_chart(
+        plots.probability_bars(probs, names), width="stretch", config={"displayModeBar": False}
+    )
+
+st.subheader("Feature maps")
+st.markdown(
+    "Each convolution filter slides over the image and lights up where it finds its pattern "
+    "(red positive, blue negative); pooling keeps the strongest response of each 2x2 window."
+)
+for first in range(0, len(maps), 2):  # two layers side by side: conv, then its pooling
+    pair = maps[first : first + 2]
+    for column, (name, fmap) in zip(st.columns(2, gap="large")[: len(pair)], pair, strict=True):
+        column.plotly_chart(
+            plots.feature_map_grid(
+                fmap,
+                title=layout.layer_caption(name, fmap.shape),
+                columns=4,
+                max_maps=16,
+                width_px=430,
+            ),
+            width="stretch",
+            config={"displayModeBar": False},
+        )
+        if fmap.shape[2] > 16:
+            column.caption(f"The first 16 of {fmap.shape[2]} maps.")

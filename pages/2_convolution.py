@@ -1,0 +1,347 @@
+"""Convolution: slide a 3x3 filter over an image, one window at a time, as the tutorial does."""
+
+import pandas as pd
+import streamlit as st
+
+from cnnviz import filters, lessons, ops
+from cnnviz.data import mnist
+from cnnviz.errors import InputError
+from cnnviz.plots import heatmaps
+from cnnviz.plots.heatmaps import Box
+from cnnviz.ui import state
+
+TUTORIAL = "Tutorial 4×4 example"
+DIGIT = "MNIST digit"
+DRAWING = "Current drawing / upload"
+CUSTOM = "Custom 3×3 (type it)"
+PAD_VALUES = {"0": 0.0, "255": 255.0, "mean": "mean"}
+BANK_DEFAULT = list(filters.FILTERS)[:6] + ["Laplacian", "Sharpen"]  # 8 filters, like the tutorial
+
+st.title("Convolution")
+st.markdown(
+    "Put a small grid of numbers (the **filter**) on the image, multiply each pixel by the "
+    "filter value above it and add the products: that sum is **one** output pixel. Slide, repeat."
+)
+st.caption(
+    "Pixel values here are whole numbers 0 (black) … 255 (white), as in the tutorial; the "
+    "network itself sees x/255 − 0.5."
+)
+
+# --- 1. Input and filter ---------------------------------------------------------------------
+has_drawing = st.session_state.get(state.CURRENT_IMAGE) is not None
+controls = st.columns([1.1, 1.1, 1.0])
+with controls[0]:
+    source = st.radio(
+        "Input image",
+        (TUTORIAL, DIGIT, DRAWING),
+        index=2 if has_drawing else 0,
+        key="conv.input",
+    )
+    if source == DIGIT:
+        index = st.number_input(
+            "Training image number", 0, 59_999, value=0, step=1, key="conv.mnist_index"
+        )
+with controls[1]:
+    filter_name = st.selectbox(
+        "Filter",
+        [*filters.FILTERS, CUSTOM],
+        index=0,
+        key="conv.filter",
+        help="The tutorial's vertical Sobel filter comes first.",
+    )
+    stride = st.radio(
+        "Stride", (1, 2), horizontal=True, key="conv.stride", help="How far the filter moves."
+    )
+with controls[2]:
+    padding = st.radio(
+        "Padding",
+        ("valid", "same"),
+        horizontal=True,
+        key="conv.padding",
+        help="valid: only where the filter fits (smaller output); same: add a border so the "
+        "output keeps the input's size.",
+    )
+    pad_label = st.radio(
+        "Pad value",
+        tuple(PAD_VALUES),
+        horizontal=True,
+        key="conv.pad_value",
+        disabled=padding == "valid",
+        help="What fills the border for same padding: 0 (black), 255 (white) or the image's "
+        "mean pixel value.",
+    )
+pad_value = PAD_VALUES[pad_label]
+
+if source == TUTORIAL:
+    image = lessons.TUTORIAL_IMAGE
+    image_label = "the tutorial's 4×4 image"
+elif source == DIGIT:
+    (x_train, y_train), _ = mnist.load_data_shared()
+    image = x_train[int(index)].astype(float)
+    image_label = f"MNIST training image {int(index)} (label {int(y_train[int(index)])})"
+else:
+    if not has_drawing:
+        st.info(
+            "Nothing drawn yet. Draw a digit (or upload a picture) on **Draw & predict**, "
+            "or choose the tutorial example or an MNIST digit above."
+        )
+        st.page_link(
+            "pages/1_draw_predict.py", label="Go to Draw & predict", icon=":material/draw:"
+        )
+        st.stop()
+    image = lessons.to_pixel_values(st.session_state[state.CURRENT_IMAGE])
+    image_label = f"your input ({st.session_state.get(state.CURRENT_IMAGE_SOURCE) or 'drawing'})"
+
+if filter_name == CUSTOM:
+    st.markdown("**Type your own 3×3 filter** (numbers such as `-1`, `0.5` or `1/9`):")
+    start = pd.DataFrame(
+        [[heatmaps.format_number(v) for v in row] for row in filters.FILTERS["Vertical Sobel"]],
+        columns=["col 1", "col 2", "col 3"],
+    )
+    edited = st.data_editor(start, key="conv.custom_kernel", hide_index=True, width=360)
+    try:
+        kernel = filters.validate_kernel(edited)
+    except InputError as error:
+        st.error(str(error))
+        st.stop()
+    filter_label = "your filter"
+else:
+    kernel = filters.get_filter(filter_name)
+    filter_label = f"the {filter_name.lower()} filter"
+
+output = ops.conv2d(image, kernel, padding, pad_value, stride)
+padded = ops.pad(image, padding, pad_value, kernel_size=3)
+st.session_state[state.LAST_CONV_OUTPUT] = output
+st.session_state[state.LAST_CONV_DESCRIPTION] = (
+    f"{filter_label} over {image_label}, {padding} padding, stride {stride}"
+)
+
+left, right = st.columns([1.4, 1])
+with left:
+    st.subheader(f"Input: {image.shape[0]}×{image.shape[1]}")
+    st.plotly_chart(
+        heatmaps.heatmap(image, kind="image", colorbar_title="pixel", max_px=320),
+        width="content",
+        config=heatmaps.CHART_CONFIG,
+        theme=None,
+        key="conv.fig_input",
+    )
+with right:
+    st.subheader("Filter: 3×3")
+    st.plotly_chart(
+        heatmaps.heatmap(kernel, kind="signed", colorbar_title="weight", max_px=180),
+        width="content",
+        config=heatmaps.CHART_CONFIG,
+        theme=None,
+        key="conv.fig_kernel",
+    )
+    st.caption("Blue: negative weights, red: positive, white: 0.")
+
+# --- 2. Slide the filter ---------------------------------------------------------------------
+st.divider()
+st.header("Slide the filter, one position at a time")
+out_shape = output.shape
+# Keep the chosen position inside the output when it gets smaller (padding, stride, input).
+row0, col0 = lessons.clamp_position(
+    st.session_state.get("conv.row", 0), st.session_state.get("conv.col", 0), out_shape
+)
+st.session_state["conv.row"], st.session_state["conv.col"] = row0, col0
+
+
+def _step(delta):
+    row, col = st.session_state["conv.row"], st.session_state["conv.col"]
+    st.session_state["conv.row"], st.session_state["conv.col"] = lessons.step_position(
+        row, col, out_shape, delta
+    )
+
+
+def _clicked():
+    """A click on the output heatmap picks that output pixel."""
+    points = st.session_state["conv.fig_output"].selection.points
+    if points:
+        st.session_state["conv.row"], st.session_state["conv.col"] = lessons.clamp_position(
+            points[0]["y"], points[0]["x"], out_shape
+        )
+
+
+playing = st.toggle("▶ Play: step through every position", key="conv.play")
+
+
+@st.fragment(run_every=0.8 if playing else None)
+def stepper():
+    if playing:
+        _step(1)
+    buttons = st.columns([1, 1, 2.2, 2.2])
+    buttons[0].button("◀ Previous", key="conv.prev", on_click=_step, args=(-1,), width="stretch")
+    buttons[1].button("Next ▶", key="conv.next", on_click=_step, args=(1,), width="stretch")
+    with buttons[2]:
+        st.slider(
+            "Output row", 0, max(out_shape[0] - 1, 1), key="conv.row", disabled=out_shape[0] == 1
+        )
+    with buttons[3]:
+        st.slider(
+            "Output column", 0, max(out_shape[1] - 1, 1), key="conv.col", disabled=out_shape[1] == 1
+        )
+    row, col = st.session_state["conv.row"], st.session_state["conv.col"]
+    trace = ops.conv_trace(image, kernel, row, col, padding, pad_value, stride)
+
+    figs = st.columns([1.15, 1])
+    with figs[0]:
+        if padding == "same":
+            st.subheader(f"Padded input: {padded.shape[0]}×{padded.shape[1]}")
+            original = Box(
+                1, 1, image.shape[0], image.shape[1], color="#4a90e2", dash="dash", line_width=3
+            )
+            boxes = [original, Box(trace.top, trace.left, 3, 3)]
+        else:
+            st.subheader(f"Input, no padding: {padded.shape[0]}×{padded.shape[1]}")
+            boxes = [Box(trace.top, trace.left, 3, 3)]
+        st.plotly_chart(
+            heatmaps.heatmap(padded, kind="image", colorbar_title="pixel", boxes=boxes, max_px=300),
+            width="content",
+            config=heatmaps.CHART_CONFIG,
+            theme=None,
+            key="conv.fig_padded",
+        )
+        st.caption(
+            "Orange box: the 3×3 window the filter sees."
+            + (
+                " Dashed blue: the original image; outside it is padding."
+                if padding == "same"
+                else ""
+            )
+        )
+    with figs[1]:
+        st.subheader(f"Output: {out_shape[0]}×{out_shape[1]}")
+        st.plotly_chart(
+            heatmaps.heatmap(
+                output,
+                kind="signed",
+                colorbar_title="output",
+                boxes=[Box(row, col, 1, 1)],
+                max_px=260,
+                clickable=True,
+            ),
+            width="content",
+            config=heatmaps.CHART_CONFIG,
+            theme=None,
+            key="conv.fig_output",
+            on_select=_clicked,
+            selection_mode="points",
+        )
+        st.caption("Orange: the output pixel being computed. Click a cell to explain it.")
+
+    st.subheader(f"How output pixel ({row}, {col}) is made")
+    parts = st.columns([1, 0.15, 1, 0.15, 1])
+    small = dict(max_px=140, show_colorbar=False)
+    with parts[0]:
+        st.markdown("**image window**")
+        st.plotly_chart(
+            heatmaps.heatmap(trace.window, kind="image", **small),
+            width="content",
+            config=heatmaps.CHART_CONFIG,
+            theme=None,
+            key="conv.fig_window",
+        )
+    parts[1].markdown("## ×")
+    with parts[2]:
+        st.markdown("**filter**")
+        st.plotly_chart(
+            heatmaps.heatmap(trace.kernel, kind="signed", **small),
+            width="content",
+            config=heatmaps.CHART_CONFIG,
+            theme=None,
+            key="conv.fig_trace_kernel",
+        )
+    parts[3].markdown("## =")
+    with parts[4]:
+        st.markdown("**products**")
+        st.plotly_chart(
+            heatmaps.heatmap(trace.products, kind="signed", **small),
+            width="content",
+            config=heatmaps.CHART_CONFIG,
+            theme=None,
+            key="conv.fig_products",
+        )
+    sums = st.columns([1, 2.2])
+    with sums[0]:
+        st.metric(f"Sum = output ({row}, {col})", heatmaps.format_number(trace.total))
+        st.caption("Adding up the products: " + lessons.sum_expression(trace.products))
+    table = pd.DataFrame(
+        [[heatmaps.format_number(v) for v in item] for item in trace.table()],
+        columns=["Image value", "Filter value", "Result"],
+    )
+    table.loc[len(table)] = ["", "Sum", heatmaps.format_number(trace.total)]
+    with sums[1].expander("The tutorial's table: image value × filter value", expanded=True):
+        st.dataframe(table, hide_index=True, width=420, key="conv.table")
+
+
+stepper()
+
+# --- 3. Output size --------------------------------------------------------------------------
+st.divider()
+st.header("How big is the output?")
+st.markdown(
+    "n = input size, k = filter size, p = padding on each side, s = stride (⌊ ⌋ rounds down):"
+)
+for axis, n in (("rows", image.shape[0]), ("columns", image.shape[1])):
+    explained = lessons.output_size_explained(n, 3, padding, stride)
+    st.latex(rf"\text{{{axis}: }}" + explained.latex())
+
+# --- 4. Sobel pair ---------------------------------------------------------------------------
+st.divider()
+st.header("Edges: both Sobel filters and the edge strength")
+st.markdown(
+    "The **vertical** Sobel filter responds where brightness changes from left to right "
+    "(vertical edges), the **horizontal** one where it changes from top to bottom. "
+    "Combined, √(gx² + gy²) is the edge strength. Same padding and stride as above."
+)
+edges = lessons.sobel_edges(image, padding, pad_value, stride)
+st.plotly_chart(
+    heatmaps.heatmap_grid(
+        [edges.vertical, edges.horizontal, edges.magnitude],
+        ["vertical Sobel (gx)", "horizontal Sobel (gy)", "edge strength"],
+        kind="signed",
+        columns=3,
+        max_px=230,
+        colorbar_title="response",
+    ),
+    width="content",
+    config=heatmaps.CHART_CONFIG,
+    theme=None,
+    key="conv.fig_sobel",
+)
+
+# --- 5. Many filters at once -----------------------------------------------------------------
+st.divider()
+st.header("A conv layer: many filters at once")
+chosen = st.multiselect(
+    "Filters in the layer", list(filters.FILTERS), default=BANK_DEFAULT, key="conv.bank"
+)
+if not chosen:
+    st.info("Choose at least one filter to build a layer.")
+else:
+    bank = lessons.filter_bank(image, chosen, padding, pad_value, stride)
+    h, w, f = bank.volume.shape
+    cols = st.columns(2)
+    cols[0].metric("Output volume (H × W × F)", f"{h} × {w} × {f}")
+    cols[1].metric("Parameters (3 × 3 × F)", f"3 × 3 × {f} = {bank.params}")
+    st.caption(
+        "The tutorial's layer: 8 filters on a 28×28 digit with valid padding give a 26×26×8 "
+        "volume and 3 × 3 × 8 = 72 parameters. Each map below is one slice of the volume; all "
+        "share one colour scale."
+    )
+    maps = [bank.volume[:, :, i] for i in range(f)]
+    st.plotly_chart(
+        heatmaps.heatmap_grid(
+            maps, chosen, kind="signed", columns=4, max_px=170, colorbar_title="response"
+        ),
+        width="content",
+        config=heatmaps.CHART_CONFIG,
+        theme=None,
+        key="conv.fig_bank",
+    )
+
+st.divider()
+st.markdown("The output of your filter above is ready on the next page:")
+st.page_link("pages/3_pooling.py", label="Pool it on the Pooling page", icon=":material/grid_view:")

@@ -1,0 +1,220 @@
+"""Pooling: shrink a feature map by keeping one number per window (max, average or min)."""
+
+import streamlit as st
+
+from cnnviz import lessons, ops
+from cnnviz.errors import InputError
+from cnnviz.plots import heatmaps
+from cnnviz.plots.heatmaps import Box
+from cnnviz.ui import state
+
+FROM_CONV = "Output of the Convolution page"
+MODES = {"max": "max", "average": "avg", "min": "min"}
+GRADIENTS = {"all ones": "ones", "random whole numbers": "random"}
+
+st.title("Pooling")
+st.markdown(
+    "Neighbouring pixels of a feature map hold nearly the same numbers. Pooling cuts the map "
+    "into windows of size × size (they do not overlap) and keeps **one** number per window: the "
+    "**max**, the **average** or the **min**. A 2×2 max pooling halves the height and the width."
+)
+
+conv_output = st.session_state.get(state.LAST_CONV_OUTPUT)
+sources = ([FROM_CONV] if conv_output is not None else []) + list(lessons.POOL_EXAMPLES)
+controls = st.columns([1.4, 1, 1])
+with controls[0]:
+    source = st.radio("Input", sources, key="pool.input")
+    if conv_output is None:
+        st.caption("Tip: run a filter on the Convolution page and its output appears here.")
+with controls[1]:
+    mode_label = st.radio("Pooling", tuple(MODES), horizontal=True, key="pool.mode")
+with controls[2]:
+    size = st.radio("Size", (2, 3), horizontal=True, key="pool.size")
+mode = MODES[mode_label]
+
+if source == FROM_CONV:
+    x = conv_output
+    st.caption(f"From the Convolution page: {st.session_state.get(state.LAST_CONV_DESCRIPTION)}.")
+else:
+    x = lessons.POOL_EXAMPLES[source]
+channel = 0
+if x.ndim == 3:
+    channel = st.number_input("Channel", 0, x.shape[2] - 1, 0, key="pool.channel")
+
+try:
+    pooled = ops.pool2d(x, size, mode)
+except InputError as error:
+    st.error(str(error))
+    st.stop()
+
+plane = x if x.ndim == 2 else x[:, :, channel]
+out_plane = pooled if pooled.ndim == 2 else pooled[:, :, channel]
+channels = 1 if x.ndim == 2 else x.shape[2]
+h, w = x.shape[:2]
+st.latex(
+    rf"(H, W, C) = ({h}, {w}, {channels}) \;\longrightarrow\; "
+    rf"\left(\lfloor H/{size} \rfloor, \lfloor W/{size} \rfloor, C\right) = "
+    rf"({out_plane.shape[0]}, {out_plane.shape[1]}, {channels})"
+)
+if h % size or w % size:
+    st.caption(
+        f"{h}×{w} does not divide by {size}: the last rows/columns that do not fill a whole "
+        "window are dropped (as Keras does)."
+    )
+
+# --- step through the windows ----------------------------------------------------------------
+st.divider()
+st.header("Step through the windows")
+out_shape = out_plane.shape
+row0, col0 = lessons.clamp_position(
+    st.session_state.get("pool.row", 0), st.session_state.get("pool.col", 0), out_shape
+)
+st.session_state["pool.row"], st.session_state["pool.col"] = row0, col0
+
+
+def _step(delta):
+    row, col = st.session_state["pool.row"], st.session_state["pool.col"]
+    st.session_state["pool.row"], st.session_state["pool.col"] = lessons.step_position(
+        row, col, out_shape, delta
+    )
+
+
+def _clicked():
+    """A click on the pooled heatmap picks that output cell."""
+    points = st.session_state["pool.fig_output"].selection.points
+    if points:
+        st.session_state["pool.row"], st.session_state["pool.col"] = lessons.clamp_position(
+            points[0]["y"], points[0]["x"], out_shape
+        )
+
+
+playing = st.toggle("▶ Play: step through every window", key="pool.play")
+kind = "signed" if plane.min() < 0 else "positive"
+
+
+@st.fragment(run_every=0.8 if playing else None)
+def stepper():
+    if playing:
+        _step(1)
+    buttons = st.columns([1, 1, 2.2, 2.2])
+    buttons[0].button("◀ Previous", key="pool.prev", on_click=_step, args=(-1,), width="stretch")
+    buttons[1].button("Next ▶", key="pool.next", on_click=_step, args=(1,), width="stretch")
+    with buttons[2]:
+        st.slider(
+            "Output row", 0, max(out_shape[0] - 1, 1), key="pool.row", disabled=out_shape[0] == 1
+        )
+    with buttons[3]:
+        st.slider(
+            "Output column", 0, max(out_shape[1] - 1, 1), key="pool.col", disabled=out_shape[1] == 1
+        )
+    row, col = st.session_state["pool.row"], st.session_state["pool.col"]
+    trace = ops.pool_trace(x, row, col, size, mode, channel)
+
+    figs = st.columns([1.2, 1])
+    with figs[0]:
+        st.subheader(f"Input: {h}×{w}")
+        st.plotly_chart(
+            heatmaps.heatmap(
+                plane,
+                kind=kind,
+                boxes=[Box(trace.top, trace.left, size, size)],
+                marker=trace.chosen,
+                max_px=300,
+                colorbar_title="value",
+            ),
+            width="content",
+            config=heatmaps.CHART_CONFIG,
+            theme=None,
+            key="pool.fig_input",
+        )
+    with figs[1]:
+        st.subheader(f"Pooled: {out_shape[0]}×{out_shape[1]}")
+        st.plotly_chart(
+            heatmaps.heatmap(
+                out_plane,
+                kind=kind,
+                boxes=[Box(row, col, 1, 1)],
+                max_px=260,
+                zmin=heatmaps.scale_for(kind, plane)["zmin"],
+                zmax=heatmaps.scale_for(kind, plane)["zmax"],
+                colorbar_title="value",
+                clickable=True,
+            ),
+            width="content",
+            config=heatmaps.CHART_CONFIG,
+            theme=None,
+            key="pool.fig_output",
+            on_select=_clicked,
+            selection_mode="points",
+        )
+    chosen = (
+        f" The red ring marks the element it keeps, at input ({trace.chosen[0]}, "
+        f"{trace.chosen[1]})."
+        if trace.chosen
+        else " Average pooling uses every element."
+    )
+    st.markdown(
+        f"Orange box: window ({row}, {col}) of the input and its output cell (click a pooled "
+        "cell to jump to it). "
+        f"**{mode_label} = {heatmaps.format_number(trace.value)}**.{chosen}"
+    )
+    cols = st.columns([1, 2])
+    with cols[0]:
+        st.plotly_chart(
+            heatmaps.heatmap(
+                trace.window,
+                kind=kind,
+                max_px=150,
+                show_colorbar=False,
+                marker=None
+                if trace.chosen is None
+                else (trace.chosen[0] - trace.top, trace.chosen[1] - trace.left),
+            ),
+            width="content",
+            config=heatmaps.CHART_CONFIG,
+            theme=None,
+            key="pool.fig_window",
+        )
+    cols[1].metric(f"{mode_label} of this window", heatmaps.format_number(trace.value))
+
+
+stepper()
+
+# --- backward --------------------------------------------------------------------------------
+st.divider()
+st.header("Backward: where does the gradient go?")
+st.markdown(
+    "During training a gradient dL/d(output) arrives for every pooled cell. Max (or min) "
+    "pooling passes it back **only to the element it chose**, every other input gets 0, as the "
+    "tutorial's `MaxPool2.backprop` does. Average pooling shares it equally over the window."
+)
+gradient_label = st.radio("Upstream gradient", tuple(GRADIENTS), horizontal=True, key="pool.grad")
+grad_out = lessons.upstream_gradient(out_plane.shape, GRADIENTS[gradient_label])
+grad_in = ops.pool2d_backward(plane, grad_out, size, mode)
+cols = st.columns([1, 1.4])
+with cols[0]:
+    st.subheader("dL/d(pooled)")
+    st.plotly_chart(
+        heatmaps.heatmap(grad_out, kind="signed", max_px=220, colorbar_title="gradient"),
+        width="content",
+        config=heatmaps.CHART_CONFIG,
+        theme=None,
+        key="pool.fig_grad_out",
+    )
+with cols[1]:
+    st.subheader("dL/d(input)")
+    corners = lessons.pool_windows(out_shape, size) if out_shape[0] * out_shape[1] <= 64 else []
+    windows = [Box(top, left, size, size, color="#9b9b9b", line_width=2) for top, left in corners]
+    st.plotly_chart(
+        heatmaps.heatmap(
+            grad_in, kind="signed", max_px=330, boxes=windows, colorbar_title="gradient"
+        ),
+        width="content",
+        config=heatmaps.CHART_CONFIG,
+        theme=None,
+        key="pool.fig_grad_in",
+    )
+st.caption(
+    "Grey boxes: the pooling windows. Each window passes its gradient to one cell "
+    "(max/min) or spreads it (average)."
+)

@@ -1,0 +1,256 @@
+"""Softmax & backprop: one training step of the current model on the current input, dissected."""
+
+import streamlit as st
+
+from cnnviz import lessons
+from cnnviz.errors import InputError
+from cnnviz.plots import heatmaps
+from cnnviz.plots import lessons as charts
+from cnnviz.ui import inputs, models
+
+LEARNING_RATES = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0]
+
+st.title("Softmax & backprop")
+st.markdown(
+    "Follow **one** training step of the network on **one** image: forward to the softmax "
+    "probabilities and the loss, then the gradients flowing back through Dense → pooling → "
+    "conv, and the filters after one SGD step. Everything is computed on a **copy** of the "
+    "model: the model you use on the other pages does not change."
+)
+
+image, source, known_label = inputs.current_image()
+top = st.columns([1, 1.6])
+with top[1]:
+    name, model = models.model_picker(key="softmax.model")
+if image is None:
+    with top[0]:
+        st.info("No input yet. " + inputs.NO_INPUT)
+        inputs.random_digit_button(key="softmax.random")
+        st.page_link(
+            "pages/1_draw_predict.py",
+            label="Draw a digit on Draw & predict",
+            icon=":material/draw:",
+        )
+    st.stop()
+if model is None:
+    st.stop()
+
+with top[0]:
+    st.plotly_chart(
+        heatmaps.heatmap(
+            lessons.to_pixel_values(image), kind="image", max_px=200, show_colorbar=False
+        ),
+        width="content",
+        config=heatmaps.CHART_CONFIG,
+        theme=None,
+        key="softmax.fig_input",
+    )
+    st.caption(f"Input: {source or 'drawing'} (the model sees x/255 − 0.5)")
+    inputs.random_digit_button(key="softmax.random")
+with top[1]:
+    if st.session_state.get("softmax.label_for") != source and known_label is not None:
+        st.session_state["softmax.label"] = int(known_label)  # a new input: its own true label
+    st.session_state["softmax.label_for"] = source
+    label = st.selectbox(
+        "True label (the digit this image really is)",
+        list(range(10)),
+        index=int(known_label) if known_label is not None else 0,
+        key="softmax.label",
+    )
+    learning_rate = st.select_slider(
+        "Learning rate η for the SGD step", LEARNING_RATES, value=0.1, key="softmax.lr"
+    )
+
+try:
+    step = lessons.dissect_step(model, image, int(label), float(learning_rate))
+except InputError as error:
+    st.error(str(error))
+    st.stop()
+
+# --- forward ---------------------------------------------------------------------------------
+st.divider()
+st.header("Forward: from pixels to a probability per digit")
+st.dataframe(
+    [
+        {
+            "layer": layer.name,
+            "kind": layer.kind,
+            "output shape": " × ".join(str(s) for s in layer.output_shape),
+            "parameters": layer.param_count,
+        }
+        for layer in step.layers
+    ],
+    hide_index=True,
+    key="softmax.layers",
+)
+architecture = " → ".join(layer.kind for layer in step.layers)
+if architecture == "Conv2D → MaxPooling2D → Flatten → Dense":
+    st.caption(f"{name}: {architecture}, the tutorial's network.")
+else:
+    st.caption(
+        f"{name}: {architecture}. This is not the tutorial's shape, so the sections below follow "
+        "the first convolution and the first pooling layer; every layer's gradient is computed "
+        "the same way, from the last layer back to the first."
+    )
+flat = step.first("Flatten")
+if flat is not None:
+    vector = step.layers[flat].output
+    st.plotly_chart(
+        charts.vector_strip(vector, title=f"Flattened: {vector.size} numbers in one row"),
+        config=heatmaps.CHART_CONFIG,
+        theme=None,
+        key="softmax.fig_flat",
+    )
+    st.caption("Flatten lays the pooled feature maps out as one long vector for the Dense layer.")
+
+trace = step.softmax
+st.plotly_chart(
+    charts.softmax_pipeline(trace),
+    config=heatmaps.CHART_CONFIG,
+    theme=None,
+    key="softmax.fig_pipeline",
+)
+cols = st.columns(3)
+cols[0].metric("Prediction", step.predicted)
+cols[1].metric(f"p(true label {trace.label})", f"{trace.probs[trace.label]:.4g}")
+cols[2].metric("Cross-entropy loss", f"{trace.loss:.4g}")
+st.latex(
+    rf"L = -\log p_{{{trace.label}}} = -\log {trace.probs[trace.label]:.4f} = {trace.loss:.4f}"
+)
+
+# --- backward --------------------------------------------------------------------------------
+st.divider()
+st.header("Backward: the gradients, layer by layer")
+st.markdown(
+    "For softmax with cross-entropy the gradient at the logits is simply "
+    r"**p − onehot(label)**: push the true class up, every other class down."
+)
+st.plotly_chart(
+    charts.class_bars(trace.grad_logits, trace.label, "dL/dlogits = p − onehot", yaxis="gradient"),
+    config=heatmaps.CHART_CONFIG,
+    theme=None,
+    key="softmax.fig_grad_logits",
+)
+
+pool = step.first("MaxPooling2D")
+if pool is None:
+    pool = step.first("AveragePooling2D")
+if pool is not None:
+    layer = step.layers[pool]
+    channels = layer.output.shape[-1]
+    st.subheader(f"Through the pooling layer ({layer.name})")
+    channel = st.columns([1, 2])[0].number_input(
+        "Feature map",
+        0,
+        channels - 1,
+        0,
+        key="softmax.channel",
+        help="Which of the layer's feature maps to show.",
+    )
+    st.markdown(
+        "The Dense layer sends a gradient to every pooled number; max pooling routes each one "
+        "back to the position that won its window, the others get 0."
+    )
+    cols = st.columns([1, 1.4])
+    with cols[0]:
+        st.markdown(f"**dL/d(pooled)**: {' × '.join(str(s) for s in layer.output_shape)}")
+        st.plotly_chart(
+            heatmaps.heatmap(
+                layer.grad_output[:, :, channel],
+                kind="signed",
+                max_px=220,
+                colorbar_title="gradient",
+            ),
+            width="content",
+            config=heatmaps.CHART_CONFIG,
+            theme=None,
+            key="softmax.fig_pool_grad",
+        )
+    with cols[1]:
+        routed = layer.grad_input
+        st.markdown(f"**routed back, dL/d(conv output)**: {' × '.join(map(str, routed.shape))}")
+        st.plotly_chart(
+            heatmaps.heatmap(
+                routed[:, :, channel], kind="signed", max_px=330, colorbar_title="gradient"
+            ),
+            width="content",
+            config=heatmaps.CHART_CONFIG,
+            theme=None,
+            key="softmax.fig_pool_routed",
+        )
+else:
+    st.info("This model has no pooling layer, so there is no routed pooling gradient to show.")
+
+if step.conv_index is not None:
+    conv = step.layers[step.conv_index]
+    count = step.kernel_grads.shape[0]
+    st.subheader(f"Into the filters ({conv.name}): dL/dfilters")
+    st.markdown(
+        "Each filter's gradient adds up, over every position, *gradient at that output pixel × "
+        "the 3×3 image patch under the filter* (the tutorial's `d_L_d_filters += d_L_d_out[i, j, "
+        "f] * im_region`)."
+    )
+    shown = min(count, 8)
+    titles = [f"filter {i}" for i in range(shown)]
+    st.plotly_chart(
+        heatmaps.heatmap_grid(
+            list(step.kernel_grads[:shown]),
+            titles,
+            kind="signed",
+            columns=4,
+            max_px=150,
+            colorbar_title="dL/dw",
+        ),
+        width="content",
+        config=heatmaps.CHART_CONFIG,
+        theme=None,
+        key="softmax.fig_filter_grads",
+    )
+    if count > shown:
+        st.caption(f"The first {shown} of {count} filters (first input channel).")
+
+    # --- one SGD step ------------------------------------------------------------------------
+    st.divider()
+    st.header("One SGD step: w ← w − η · dL/dw")
+    both = list(step.kernels_before[:shown]) + list(step.kernels_after[:shown])
+    names = [f"before {i}" for i in range(shown)] + [f"after {i}" for i in range(shown)]
+    st.plotly_chart(
+        heatmaps.heatmap_grid(
+            both,
+            names,
+            kind="signed",
+            columns=min(shown, 8),
+            max_px=100,
+            colorbar_title="weight",
+            numbers=False,
+        ),
+        width="content",
+        config=heatmaps.CHART_CONFIG,
+        theme=None,
+        key="softmax.fig_before_after",
+    )
+    st.caption(
+        f"Top row: the filters now; bottom row: after one step with η = {learning_rate}. "
+        "One colour scale for both rows."
+    )
+else:
+    st.info("This model has no convolution layer, so there are no filters to update.")
+
+cols = st.columns(2)
+cols[0].metric("Loss before the step", f"{step.loss:.4g}")
+cols[1].metric(
+    "Loss after the step (same image)",
+    f"{step.loss_after:.4g}",
+    delta=f"{step.loss_change:.3g}",
+    delta_color="inverse",
+)
+st.plotly_chart(
+    charts.before_after_bars(trace.probs, step.probs_after, trace.label),
+    config=heatmaps.CHART_CONFIG,
+    theme=None,
+    key="softmax.fig_probs_after",
+)
+st.caption(
+    "The step updates every weight (filters and Dense) of the copy, then runs the same image "
+    "again: the true class's probability goes up. Too large a learning rate overshoots."
+)

@@ -6,6 +6,7 @@ from cnnviz import lessons
 from cnnviz.data import mnist
 from cnnviz.plots import heatmaps
 from cnnviz.plots import lessons as charts
+from cnnviz.ui import layout
 
 PAGES = [
     (
@@ -46,6 +47,7 @@ PAGES = [
     ),
 ]
 
+layout.ensure_app_navigation()  # a direct link opened first still runs inside app.py
 st.title("How a convolutional neural network sees a digit")
 st.markdown(
     "This app follows the tutorial *Basic CNN*: a small network, **Conv 3×3 (8 filters) → "

@@ -8,7 +8,7 @@ from cnnviz.data import mnist
 from cnnviz.errors import InputError
 from cnnviz.plots import heatmaps
 from cnnviz.plots.heatmaps import Box
-from cnnviz.ui import state
+from cnnviz.ui import layout, state
 
 TUTORIAL = "Tutorial 4×4 example"
 DIGIT = "MNIST digit"
@@ -17,6 +17,7 @@ CUSTOM = "Custom 3×3 (type it)"
 PAD_VALUES = {"0": 0.0, "255": 255.0, "mean": "mean"}
 BANK_DEFAULT = list(filters.FILTERS)[:6] + ["Laplacian", "Sharpen"]  # 8 filters, like the tutorial
 
+layout.ensure_app_navigation()  # a direct link opened first still runs inside app.py
 st.title("Convolution")
 st.markdown(
     "Put a small grid of numbers (the **filter**) on the image, multiply each pixel by the "

@@ -6,12 +6,13 @@ from cnnviz import lessons, ops
 from cnnviz.errors import InputError
 from cnnviz.plots import heatmaps
 from cnnviz.plots.heatmaps import Box
-from cnnviz.ui import state
+from cnnviz.ui import layout, state
 
 FROM_CONV = "Output of the Convolution page"
 MODES = {"max": "max", "average": "avg", "min": "min"}
 GRADIENTS = {"all ones": "ones", "random whole numbers": "random"}
 
+layout.ensure_app_navigation()  # a direct link opened first still runs inside app.py
 st.title("Pooling")
 st.markdown(
     "Neighbouring pixels of a feature map hold nearly the same numbers. Pooling cuts the map "

@@ -6,10 +6,11 @@ from cnnviz import lessons
 from cnnviz.errors import InputError
 from cnnviz.plots import heatmaps
 from cnnviz.plots import lessons as charts
-from cnnviz.ui import inputs, models
+from cnnviz.ui import inputs, layout, models
 
 LEARNING_RATES = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0]
 
+layout.ensure_app_navigation()  # a direct link opened first still runs inside app.py
 st.title("Softmax & backprop")
 st.markdown(
     "Follow **one** training step of the network on **one** image: forward to the softmax "

@@ -7,7 +7,7 @@ from cnnviz import filters, lessons
 from cnnviz.data import mnist
 from cnnviz.plots import heatmaps
 from cnnviz.plots import lessons as charts
-from cnnviz.ui import inputs
+from cnnviz.ui import inputs, layout
 
 PRESETS = {
     "tutorial": dict(height=1000, width=1000, channels=1, maps=1, kernel=3),
@@ -20,6 +20,7 @@ def _use_preset(name):
         st.session_state[f"why.{field}"] = value
 
 
+layout.ensure_app_navigation()  # a direct link opened first still runs inside app.py
 st.title("Why convolution?")
 
 # --- 1. parameter counter --------------------------------------------------------------------

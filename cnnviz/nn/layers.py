@@ -147,6 +147,23 @@ class Conv2D(Layer):
         if self.use_bias:
             self.params["bias"] = np.zeros(self.filters, F32)
 
+    def _window_index(self, padded_shape: tuple) -> np.ndarray:
+        """The im2col table: for output pixel (i, j) and kernel cell (di, dj, channel), the
+        position of the input value it multiplies in the flattened padded image (H*W*C).
+
+        Shape (H' * W' * kh * kw * C_in,), built once per input shape and kept.
+        """
+        if getattr(self, "_index_for", None) != padded_shape:
+            hp, wp, c = padded_shape
+            ho, wo, _ = self.output_shape
+            kh, kw = self.kernel_size
+            s = self.strides
+            rows = (np.arange(ho) * s)[:, None, None, None, None] + np.arange(kh)[:, None, None]
+            cols = (np.arange(wo) * s)[None, :, None, None, None] + np.arange(kw)[:, None]
+            index = (rows * wp + cols) * c + np.arange(c)  # (H', W', kh, kw, C)
+            self._index, self._index_for = index.reshape(-1), padded_shape
+        return self._index
+
     # --- forward / backward ----------------------------------------------------------------
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """x (N, H, W, C_in) -> (N, H', W', filters)."""
@@ -156,14 +173,9 @@ class Conv2D(Layer):
             x = np.pad(x, ((0, 0), (t, b), (left, r), (0, 0)))
         ho, wo, f = self.output_shape
         kh, kw = self.kernel_size
-        s = self.strides
-        cols = np.empty((n, ho, wo, kh, kw, c), x.dtype)
-        for i in range(kh):  # a loop over the kernel's kh*kw offsets, not over pixels
-            for j in range(kw):
-                cols[:, :, :, i, j, :] = x[
-                    :, i : i + s * (ho - 1) + 1 : s, j : j + s * (wo - 1) + 1 : s, :
-                ]
-        self.cols = cols.reshape(n * ho * wo, kh * kw * c)
+        # im2col in one gather: row (i, j) of cols holds the window under output pixel (i, j)
+        cols = np.take(x.reshape(n, -1), self._window_index(x.shape[1:]), axis=1)
+        self.cols = cols.reshape(n * ho * wo, kh * kw * c)  # (N*H'*W', kh*kw*C_in)
         z = self.cols @ self.params["kernel"].reshape(-1, f)
         if self.use_bias:
             z += self.params["bias"]
@@ -260,37 +272,47 @@ class _Pooling2D(Layer):
 class MaxPooling2D(_Pooling2D):
     """Max pooling: x (N, H, W, C) -> (N, H // p, W // p, C).
 
-    The p*p positions of every window are p*p strided views of the input (x[:, i::p, j::p]);
-    stacking them gives ``candidates`` (p*p, N, H', W', C), whose max over axis 0 is the
-    output and whose argmax is the position each window chose. backward routes each upstream
-    gradient to that position, as the tutorial's MaxPool2.backprop does. On a tie (a flat
-    background gives many) it goes to the first position in the window, as Keras/TensorFlow
-    and PyTorch do, so no gradient is counted twice.
+    The p*p positions of every window are p*p strided views of the input, x[:, i::p, j::p];
+    the output is their elementwise maximum. backward routes each upstream gradient to the
+    position that held its window's maximum, as the tutorial's MaxPool2.backprop does. On a
+    tie (a flat background gives many) it goes to the first such position in the window, as
+    Keras/TensorFlow and PyTorch do, so no gradient is counted twice.
     """
 
     kind = "MaxPooling2D"
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+    def _views(self, x: np.ndarray) -> list[np.ndarray]:
+        """The p*p strided views x[:, i::p, j::p] (cropped to whole windows), row-major."""
         ho, wo, _ = self.output_shape
         p = self.pool_size
-        views = [x[:, i : ho * p : p, j : wo * p : p, :] for i in range(p) for j in range(p)]
-        candidates = np.stack(views)  # (p*p, N, H', W', C)
-        self.argmax = candidates.argmax(axis=0)  # first max wins ties
-        self.output = candidates.max(axis=0)
-        return self.output
+        return [x[:, i : ho * p : p, j : wo * p : p, :] for i in range(p) for j in range(p)]
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        self.input = x
+        views = self._views(x)
+        out = views[0].copy()
+        for v in views[1:]:
+            np.maximum(out, v, out=out)
+        self.output = out
+        return out
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
-        """dy (N, H', W', C) -> dL/dx (N, H, W, C): dy at each window's chosen position."""
+        """dy (N, H', W', C) -> dL/dx (N, H, W, C): dy at each window's first max, 0 elsewhere."""
         self.grad_output = dy
+        n = dy.shape[0]
+        ho, wo, c = self.output_shape
         p = self.pool_size
-        n, ho, wo, c = dy.shape
-        chosen = self.argmax == np.arange(p * p).reshape(p * p, 1, 1, 1, 1)
-        routed = chosen * dy  # (p*p, N, H', W', C)
-        dwin = routed.reshape(p, p, n, ho, wo, c).transpose(
-            2, 3, 0, 4, 1, 5
-        )  # (N, H', p, W', p, C)
-        self.grad_input = self._scatter(np.ascontiguousarray(dwin))
-        return self.grad_input
+        h, w, _ = self.input_shape
+        whole = (h, w) == (ho * p, wo * p)
+        dx = (np.empty if whole else np.zeros)((n, h, w, c), dy.dtype)
+        unrouted = np.ones(dy.shape, bool)  # windows whose gradient has not found its max yet
+        for k, v in enumerate(self._views(self.input)):
+            i, j = divmod(k, p)
+            hit = (v == self.output) & unrouted
+            unrouted ^= hit
+            np.multiply(hit, dy, out=dx[:, i : ho * p : p, j : wo * p : p, :])
+        self.grad_input = dx
+        return dx
 
 
 class AveragePooling2D(_Pooling2D):
@@ -424,7 +446,9 @@ class Dense(Layer):
     def backward_logits(self, dz: np.ndarray) -> np.ndarray | None:
         """dz = dL/d(logits) (N, units) -> dL/dx (N, D); fills grads."""
         self.grad_logits = dz
-        self.grads["kernel"] = self.input.T @ dz
+        x = self.input
+        # one sample: an outer product (np.outer is several times faster than a 1-row matmul)
+        self.grads["kernel"] = np.outer(x, dz) if len(x) == 1 else x.T @ dz
         if self.use_bias:
             self.grads["bias"] = dz.sum(axis=0)
         self.grad_input = dz @ self.params["kernel"].T if self.need_input_grad else None

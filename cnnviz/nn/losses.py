@@ -28,14 +28,17 @@ def crossentropy(
     Returns (loss, dz) with dz = (probs - onehot) / N, shape (N, K).
     """
     n = logits.shape[0]
-    logp = log_softmax(logits)
     dz = probs.copy()
     if target.ndim == 1:
         rows = np.arange(n)
-        loss = -logp[rows, target].sum() / n
+        p_true = probs[rows, target]
+        if p_true.min() > 1e-30:  # the usual case: -log p is as exact as float32 allows
+            loss = -np.log(p_true).sum() / n
+        else:  # a probability underflowed to 0: take the log from the logits instead
+            loss = -log_softmax(logits)[rows, target].sum() / n
         dz[rows, target] -= 1.0
     else:
-        loss = -(target * logp).sum() / n
+        loss = -(target * log_softmax(logits)).sum() / n
         dz -= target
     dz /= np.float32(n)
     return float(loss), dz

@@ -12,6 +12,7 @@ optimizer step that updates the parameters in place.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 
@@ -325,13 +326,12 @@ class Sequential:
                 print(f"Epoch {epoch + 1}/{initial_epoch + epochs}", flush=True)
             order = rng.permutation(n) if shuffle else np.arange(n)
             t0 = time.perf_counter()
-            loss_sum = correct = seen = 0.0
+            loss_sum = seen = 0.0
+            correct = 0
             bar = _ProgressBar(n, verbose)
-            for step in range(steps):
-                idx = order[step * batch_size : (step + 1) * batch_size]
-                yb = target[idx]
-                loss = self._gradients(as_batch(x[idx]), yb)
-                if not np.isfinite(loss):
+            for step, (xb, yb) in enumerate(_batches(x, target, order, batch_size)):
+                loss = self._gradients(xb, yb)
+                if not math.isfinite(loss):
                     self.set_weights(snapshot)
                     history.diverged = True
                     history.message = (
@@ -343,10 +343,9 @@ class Sequential:
                     break
                 if step % 100 == 0:
                     snapshot = self.get_weights()
-                m = len(idx)
-                out = self.layers[-1].output
                 labels = yb if yb.ndim == 1 else yb.argmax(axis=1)
-                correct += float(np.count_nonzero(out.argmax(axis=1) == labels))
+                correct += int(np.count_nonzero(self.layers[-1].output.argmax(axis=1) == labels))
+                m = len(yb)
                 loss_sum += loss * m
                 seen += m
                 self.apply_gradients()
@@ -489,6 +488,20 @@ class Sequential:
         clone.set_weights(self.get_weights())
         clone.metadata = dict(self.metadata)
         return clone
+
+
+def _batches(x, target, order: np.ndarray, batch_size: int):
+    """Yield (images float32 (B, H, W, C), targets) in ``order``, ``batch_size`` at a time.
+
+    Images are gathered and converted a block of about 512 at a time (one copy per block
+    instead of one per batch, which matters at batch size 1); the batches are views into it.
+    """
+    per_block = max(1, 512 // batch_size) * batch_size
+    for start in range(0, len(order), per_block):
+        idx = order[start : start + per_block]
+        xs, ys = as_batch(x[idx]), target[idx]
+        for b in range(0, len(idx), batch_size):
+            yield xs[b : b + batch_size], ys[b : b + batch_size]
 
 
 class _ProgressBar:

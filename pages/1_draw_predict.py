@@ -72,19 +72,17 @@ st.markdown(
     "Each convolution filter slides over the image and lights up where it finds its pattern "
     "(red positive, blue negative); pooling keeps the strongest response of each 2x2 window."
 )
-for first in range(0, len(maps), 2):  # two layers side by side: conv, then its pooling
-    pair = maps[first : first + 2]
-    for column, (name, fmap) in zip(st.columns(2, gap="large")[: len(pair)], pair, strict=True):
-        column.plotly_chart(
-            plots.feature_map_grid(
-                fmap,
-                title=layout.layer_caption(name, fmap.shape),
-                columns=4,
-                max_maps=16,
-                width_px=430,
-            ),
-            width="stretch",
-            config={"displayModeBar": False},
-        )
-        if fmap.shape[2] > 16:
-            column.caption(f"The first 16 of {fmap.shape[2]} maps.")
+for name, fmap in maps:  # each layer across the whole width: big enough for a projector
+    st.plotly_chart(
+        plots.feature_map_grid(
+            fmap,
+            title=layout.layer_caption(name, fmap.shape),
+            columns=8,
+            max_maps=16,
+            width_px=1100,
+        ),
+        width="stretch",
+        config={"displayModeBar": False},
+    )
+    if fmap.shape[2] > 16:
+        st.caption(f"The first 16 of {fmap.shape[2]} maps.")

@@ -1,0 +1,148 @@
+"""Take the README's screenshots: every page of the app in use, 1280 px wide.
+
+    python scripts/screenshots.py [--out docs/screenshots]
+
+Starts ``streamlit run app.py`` on a free port, drives Debian's Chromium with Playwright (no
+browser download), draws a digit, picks MNIST digits, runs the quick training demo, and saves
+one PNG per page. Needs ``apt-get install chromium`` and ``pip install playwright``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def settle(page, extra_ms: int = 800) -> None:
+    page.wait_for_timeout(600)
+    for _ in range(120):
+        if page.locator('[data-testid="stStatusWidget"]').count() == 0:
+            break
+        page.wait_for_timeout(250)
+    page.wait_for_timeout(extra_ms)
+
+
+def shoot(page, path: Path, height: int) -> None:
+    page.evaluate(
+        "for (const e of document.querySelectorAll('*')) if (e.scrollTop) e.scrollTop = 0"
+    )
+    page.set_viewport_size({"width": 1280, "height": height})
+    page.wait_for_timeout(1200)
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": 1280, "height": 800})
+    print(path)
+
+
+def go(page, title: str) -> None:
+    page.get_by_role("link", name=title).first.click()
+    settle(page)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(url + "/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(url)
+            settle(page, 1500)
+            shoot(page, args.out / "0-overview.png", 1500)
+
+            go(page, "Draw & predict")
+            page.wait_for_timeout(2500)  # the canvas component loads after the page
+            box = page.locator("canvas").first.bounding_box()
+            x0, y0 = box["x"], box["y"]
+            page.mouse.move(x0 + 70, y0 + 60)
+            page.mouse.down()
+            for x, y in [(200, 55), (205, 65), (120, 240)]:  # a 7
+                page.mouse.move(x0 + x, y0 + y, steps=12)
+            page.mouse.up()
+            settle(page, 1500)
+            shoot(page, args.out / "1-draw-predict.png", 1450)
+
+            go(page, "Convolution")
+            page.get_by_text("Tutorial 4×4 example").first.click()
+            settle(page)
+            page.get_by_role("button", name="Next").first.click()
+            settle(page)
+            shoot(page, args.out / "2-convolution.png", 1750)
+
+            go(page, "Pooling")
+            shoot(page, args.out / "3-pooling.png", 1500)
+
+            go(page, "Softmax & backprop")
+            shoot(page, args.out / "4-softmax-backprop.png", 1900)
+
+            go(page, "Train live")
+            page.get_by_role("button", name="Start").first.click()
+            page.wait_for_timeout(3000)
+            for _ in range(120):
+                if page.get_by_text("Training finished").count():
+                    break
+                page.wait_for_timeout(500)
+            settle(page, 1500)
+            shoot(page, args.out / "5-train-live.png", 2300)
+
+            go(page, "Why convolution")
+            shoot(page, args.out / "6-why-convolution.png", 1700)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()

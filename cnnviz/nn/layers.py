@@ -290,8 +290,8 @@ class MaxPooling2D(_Pooling2D):
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         self.input = x
         views = self._views(x)
-        out = views[0].copy()
-        for v in views[1:]:
+        out = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy()
+        for v in views[2:]:
             np.maximum(out, v, out=out)
         self.output = out
         return out

@@ -40,7 +40,8 @@ def crossentropy(
     else:
         loss = -(target * log_softmax(logits)).sum() / n
         dz -= target
-    dz /= np.float32(n)
+    if n > 1:
+        dz /= np.float32(n)
     return float(loss), dz
 
 

@@ -8,7 +8,7 @@ from cnnviz.data import mnist
 from cnnviz.errors import InputError
 from cnnviz.plots import heatmaps
 from cnnviz.plots.heatmaps import Box
-from cnnviz.ui import layout, state
+from cnnviz.ui import layout, state, stepper
 
 TUTORIAL = "Tutorial 4×4 example"
 DIGIT = "MNIST digit"
@@ -142,48 +142,16 @@ with right:
 st.divider()
 st.header("Slide the filter, one position at a time")
 out_shape = output.shape
-# Keep the chosen position inside the output when it gets smaller (padding, stride, input).
-row0, col0 = lessons.clamp_position(
-    st.session_state.get("conv.row", 0), st.session_state.get("conv.col", 0), out_shape
-)
-st.session_state["conv.row"], st.session_state["conv.col"] = row0, col0
+stepper.keep_inside("conv", out_shape)
 
-
-def _step(delta):
-    row, col = st.session_state["conv.row"], st.session_state["conv.col"]
-    st.session_state["conv.row"], st.session_state["conv.col"] = lessons.step_position(
-        row, col, out_shape, delta
-    )
-
-
-def _clicked():
-    """A click on the output heatmap picks that output pixel."""
-    points = st.session_state["conv.fig_output"].selection.points
-    if points:
-        st.session_state["conv.row"], st.session_state["conv.col"] = lessons.clamp_position(
-            points[0]["y"], points[0]["x"], out_shape
-        )
-
-
-playing = st.toggle("▶ Play: step through every position", key="conv.play")
+playing = stepper.play_toggle("conv", "▶ Play: step through every position")
 
 
 @st.fragment(run_every=0.8 if playing else None)
-def stepper():
+def step_view():
     if playing:
-        _step(1)
-    buttons = st.columns([1, 1, 2.2, 2.2])
-    buttons[0].button("◀ Previous", key="conv.prev", on_click=_step, args=(-1,), width="stretch")
-    buttons[1].button("Next ▶", key="conv.next", on_click=_step, args=(1,), width="stretch")
-    with buttons[2]:
-        st.slider(
-            "Output row", 0, max(out_shape[0] - 1, 1), key="conv.row", disabled=out_shape[0] == 1
-        )
-    with buttons[3]:
-        st.slider(
-            "Output column", 0, max(out_shape[1] - 1, 1), key="conv.col", disabled=out_shape[1] == 1
-        )
-    row, col = st.session_state["conv.row"], st.session_state["conv.col"]
+        stepper.step("conv", out_shape, 1)
+    row, col = stepper.controls("conv", out_shape)
     trace = ops.conv_trace(image, kernel, row, col, padding, pad_value, stride)
 
     figs = st.columns([1.15, 1])
@@ -227,7 +195,7 @@ def stepper():
             config=heatmaps.CHART_CONFIG,
             theme=None,
             key="conv.fig_output",
-            on_select=_clicked,
+            on_select=lambda: stepper.clicked("conv", out_shape),
             selection_mode="points",
         )
         st.caption("Orange: the output pixel being computed. Click a cell to explain it.")
@@ -277,7 +245,7 @@ def stepper():
         st.dataframe(table, hide_index=True, width=420, key="conv.table")
 
 
-stepper()
+step_view()
 
 # --- 3. Output size --------------------------------------------------------------------------
 st.divider()

@@ -6,7 +6,7 @@ from cnnviz import lessons, ops
 from cnnviz.errors import InputError
 from cnnviz.plots import heatmaps
 from cnnviz.plots.heatmaps import Box
-from cnnviz.ui import layout, state
+from cnnviz.ui import layout, state, stepper
 
 FROM_CONV = "Output of the Convolution page"
 MODES = {"max": "max", "average": "avg", "min": "min"}
@@ -67,48 +67,17 @@ if h % size or w % size:
 st.divider()
 st.header("Step through the windows")
 out_shape = out_plane.shape
-row0, col0 = lessons.clamp_position(
-    st.session_state.get("pool.row", 0), st.session_state.get("pool.col", 0), out_shape
-)
-st.session_state["pool.row"], st.session_state["pool.col"] = row0, col0
+stepper.keep_inside("pool", out_shape)
 
-
-def _step(delta):
-    row, col = st.session_state["pool.row"], st.session_state["pool.col"]
-    st.session_state["pool.row"], st.session_state["pool.col"] = lessons.step_position(
-        row, col, out_shape, delta
-    )
-
-
-def _clicked():
-    """A click on the pooled heatmap picks that output cell."""
-    points = st.session_state["pool.fig_output"].selection.points
-    if points:
-        st.session_state["pool.row"], st.session_state["pool.col"] = lessons.clamp_position(
-            points[0]["y"], points[0]["x"], out_shape
-        )
-
-
-playing = st.toggle("▶ Play: step through every window", key="pool.play")
+playing = stepper.play_toggle("pool", "▶ Play: step through every window")
 kind = "signed" if plane.min() < 0 else "positive"
 
 
 @st.fragment(run_every=0.8 if playing else None)
-def stepper():
+def step_view():
     if playing:
-        _step(1)
-    buttons = st.columns([1, 1, 2.2, 2.2])
-    buttons[0].button("◀ Previous", key="pool.prev", on_click=_step, args=(-1,), width="stretch")
-    buttons[1].button("Next ▶", key="pool.next", on_click=_step, args=(1,), width="stretch")
-    with buttons[2]:
-        st.slider(
-            "Output row", 0, max(out_shape[0] - 1, 1), key="pool.row", disabled=out_shape[0] == 1
-        )
-    with buttons[3]:
-        st.slider(
-            "Output column", 0, max(out_shape[1] - 1, 1), key="pool.col", disabled=out_shape[1] == 1
-        )
-    row, col = st.session_state["pool.row"], st.session_state["pool.col"]
+        stepper.step("pool", out_shape, 1)
+    row, col = stepper.controls("pool", out_shape)
     trace = ops.pool_trace(x, row, col, size, mode, channel)
 
     figs = st.columns([1.2, 1])
@@ -145,7 +114,7 @@ def stepper():
             config=heatmaps.CHART_CONFIG,
             theme=None,
             key="pool.fig_output",
-            on_select=_clicked,
+            on_select=lambda: stepper.clicked("pool", out_shape),
             selection_mode="points",
         )
     chosen = (
@@ -179,7 +148,7 @@ def stepper():
     cols[1].metric(f"{mode_label} of this window", heatmaps.format_number(trace.value))
 
 
-stepper()
+step_view()
 
 # --- backward --------------------------------------------------------------------------------
 st.divider()

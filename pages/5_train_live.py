@@ -195,16 +195,20 @@ def on_step() -> None:
         current.step()
 
 
+# A click on a button drawn before a Reset (a stale page, a double click) finds no run: ignore it.
 def on_pause() -> None:
-    st.session_state[state.TRAINER].pause()
+    if (current := st.session_state.get(state.TRAINER)) is not None:
+        current.pause()
 
 
 def on_resume() -> None:
-    st.session_state[state.TRAINER].resume()
+    if (current := st.session_state.get(state.TRAINER)) is not None:
+        current.resume()
 
 
 def on_stop() -> None:
-    st.session_state[state.TRAINER].stop()
+    if (current := st.session_state.get(state.TRAINER)) is not None:
+        current.stop()
 
 
 def on_reset() -> None:
@@ -214,7 +218,9 @@ def on_reset() -> None:
 
 
 def on_use() -> None:
-    current = st.session_state[state.TRAINER]
+    current = st.session_state.get(state.TRAINER)
+    if current is None:
+        return
     st.session_state[state.SESSION_MODEL] = current.model
     st.session_state[state.CURRENT_MODEL_CHOICE] = models.SESSION_LABEL
 

@@ -27,9 +27,9 @@ NO_INPUT = "Draw a digit, upload an image or pick a random MNIST test digit to b
 @st.cache_resource(show_spinner="Loading the MNIST test set…")
 def mnist_test_set() -> tuple[np.ndarray, np.ndarray]:
     """The 10,000 MNIST test images (uint8 (10000, 28, 28)) and labels, once per process."""
-    from cnnviz.data import mnist
+    from cnnviz.training import load_data
 
-    _, (x_test, y_test) = mnist.load_data_shared()
+    _, (x_test, y_test) = load_data("MNIST")  # shared with training runs, read once
     return x_test, y_test
 
 

@@ -43,9 +43,7 @@ def load_bundled(path: str) -> nn.Sequential:
 @st.cache_resource(show_spinner="No bundled model found: training a small one (a few seconds)…")
 def quick_model() -> nn.Sequential:
     """A tutorial network trained briefly on 5000 MNIST images, for when no model is bundled."""
-    from cnnviz.data import mnist
-
-    (x_train, y_train), _ = mnist.load_data_shared()
+    (x_train, y_train), _ = training.load_data("MNIST")
     model = nn.tutorial_model(seed=0)
     model.compile(optimizer=nn.Adam(learning_rate=0.005), loss="sparse_categorical_crossentropy")
     model.fit(
@@ -150,8 +148,11 @@ def _upload_box(where, key: str) -> None:
     if st.session_state.get(seen_key) == upload.file_id:
         return  # already loaded (or already refused) on an earlier run
     st.session_state[seen_key] = upload.file_id
+    data = upload.getvalue()
     try:
-        model = nn.load_model(upload.getvalue())
+        if data and not data.startswith(b"PK"):  # not a zip: numpy would call it a pickle
+            raise InputError("This file is not a readable cnnviz model (.npz).")
+        model = nn.load_model(data)
         _check_mnist_shaped(model)
     except InputError as exc:
         where.error(f"{Path(upload.name).name}: {exc}")
@@ -188,7 +189,7 @@ def analyse(
     [(layer name, output (H, W, C))] for every conv / pooling layer).
     """
     x = preprocess.to_model_input(image)
-    with FORWARD_LOCK:
+    with FORWARD_LOCK, np.errstate(over="ignore", invalid="ignore"):  # checked just below
         maps = training.feature_maps(model, x)
         probs = np.array(model.layers[-1].output[0], dtype=np.float64)
     if not np.all(np.isfinite(probs)):

@@ -509,28 +509,24 @@ BAD_MODELS = [
 ]
 
 
-# Engine problems reported to the lead (cnnviz/nn/io.py); the model picker already guards
-# against each. strict: once fixed these pass, and the marks must go.
-ENGINE_TODO = pytest.mark.xfail(strict=True, reason="cnnviz.nn.load_model: reported to the lead")
+# Engine problems found by these tests and fixed in cnnviz/nn/io.py (the model picker guards
+# against them too).
 
 
-@ENGINE_TODO
 def test_engine_a_broken_deflate_stream_is_an_input_error():
-    with pytest.raises(InputError):  # today: zlib.error escapes
+    with pytest.raises(InputError):
         nn.load_model(corrupt_compressed_member(GOOD_MODEL, "start"))
 
 
-@ENGINE_TODO
 def test_engine_a_text_file_is_not_called_a_pickle():
     with pytest.raises(InputError) as info:
         nn.load_model(b"a text file renamed .npz\n" * 10)
-    assert "pickled" not in str(info.value)  # today: "holds pickled Python objects"
+    assert "pickled" not in str(info.value)
 
 
-@ENGINE_TODO
 def test_engine_an_absurd_architecture_is_refused_before_allocating():
     data = with_architecture(lambda c: _set(c, ["layers", 3, "config", "units"], 2**40))
-    with pytest.raises(InputError):  # today: MemoryError from building the layer
+    with pytest.raises(InputError):
         nn.load_model(data)
 
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +58,9 @@ def _find(folder: Path, stem: str) -> Path:
     raise InputError(f"The folder {folder} has no {stem} (or {stem}.gz).")
 
 
+_LOAD_LOCK = threading.Lock()  # many sessions may ask at once: read the files once
+
+
 @functools.lru_cache(maxsize=8)
 def _load_cached(folder: str) -> tuple[Split, Split]:
     root = Path(folder)
@@ -80,7 +84,8 @@ def load_idx_dir(path: str | Path) -> tuple[Split, Split]:
     Returns ``(x_train, y_train), (x_test, y_test)`` with images (N, H, W) and labels (N,),
     as stored (uint8 for MNIST-like sets). Loaded once per process and read-only.
     """
-    return _load_cached(str(Path(path).resolve()))
+    with _LOAD_LOCK:
+        return _load_cached(str(Path(path).resolve()))
 
 
 def list_datasets() -> dict[str, Path]:

@@ -13,15 +13,17 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from cnnviz.errors import InputError
-from cnnviz.nn.layers import LAYER_CLASSES
+from cnnviz.nn.layers import LAYER_CLASSES, Conv2D, Dense
 
 FORMAT = "cnnviz-model-1"
 MAX_BYTES = 200 * 1024 * 1024  # refuse absurd uploads before reading them
+MAX_PARAMS = 50_000_000  # a few hundred bytes of JSON must not make the server allocate GBs
 
 
 def to_bytes(model) -> bytes:
@@ -69,14 +71,37 @@ def from_config(config: dict):
             cls = LAYER_CLASSES[spec["class"]]
             cfg = dict(spec["config"])
             layers.append(cls(**cfg))
+        input_shape = tuple(int(s) for s in config["input_shape"])
+        if _count_params(layers, input_shape) > MAX_PARAMS:
+            raise InputError(
+                f"The model's architecture has more than {MAX_PARAMS:,} weights, "
+                "far more than cnnviz models have."
+            )
         model = Sequential(layers, name=str(config.get("name", "sequential")), seed=0)
-        model.build(tuple(int(s) for s in config["input_shape"]))
+        model.build(input_shape)
     except InputError:
         raise
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"The model's architecture is not one cnnviz knows ({exc!r}).") from None
     model.loss = config.get("loss") or model.loss
     return model
+
+
+def _count_params(layers, input_shape: tuple) -> int:
+    """The number of weights the layers would have, counted before anything is allocated."""
+    if len(input_shape) == 2:
+        input_shape = (*input_shape, 1)
+    if len(input_shape) != 3 or min(input_shape) < 1:
+        raise InputError(f"The model's input shape {input_shape} is not an image shape.")
+    shape, total = input_shape, 0
+    for layer in layers:
+        if isinstance(layer, Conv2D):
+            kh, kw = layer.kernel_size
+            total += kh * kw * shape[2] * layer.filters + layer.filters * layer.use_bias
+        elif isinstance(layer, Dense):
+            total += shape[0] * layer.units + layer.units * layer.use_bias
+        shape = layer.compute_output_shape(shape)
+    return total
 
 
 def load_model(source):
@@ -86,6 +111,8 @@ def load_model(source):
     Anything that is not such a file raises InputError with one sentence.
     """
     raw = _read(source)
+    if not raw.startswith((b"PK\x03\x04", b"PK\x05\x06")):  # .npz files are zip archives
+        raise InputError("This file is not a cnnviz model: a model is a .npz (zip) file.")
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
             files = set(npz.files)
@@ -110,6 +137,7 @@ def load_model(source):
         zipfile.BadZipFile,
         json.JSONDecodeError,
         zipfile.LargeZipFile,
+        zlib.error,
     ):
         raise InputError(
             "This file is not a readable cnnviz model (.npz): it is damaged or truncated."

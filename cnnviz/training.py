@@ -321,7 +321,7 @@ def _request_stop(control: _Control) -> None:
 class _Callback(nn.Callback):
     """Runs in the training thread between batches: publish progress, honour the controls."""
 
-    HEAVY_EVERY = 0.5  # seconds between two filter / feature-map refreshes
+    HEAVY_EVERY = 1.0  # seconds between two filter / feature-map refreshes
 
     def __init__(self, control: _Control, model: nn.Sequential, n_train: int, config, sample):
         super().__init__()

@@ -323,6 +323,18 @@ def live_view() -> None:
         language=None,
         wrap_lines=True,
     )
+    if s.done and running:
+        st.rerun()  # the run just ended: redraw the whole page with the results
+
+
+@st.fragment(run_every=2.0 if running else None)
+def learned_view() -> None:
+    """Filters and one digit's feature maps: they change slowly, so every 2 s is enough (every
+    redraw holds Python's lock, which the training thread needs too)."""
+    current = st.session_state.get(state.TRAINER)
+    if current is None:
+        return
+    s = current.snapshot()
     figures = heavy_figures(current, s)
     if "filters" in figures:
         st.plotly_chart(figures["filters"], width="stretch", config=PLOT_CONFIG)
@@ -333,11 +345,10 @@ def live_view() -> None:
         if "probs" in figures:
             probs_col.plotly_chart(figures["probs"], width="stretch", config=PLOT_CONFIG)
         st.plotly_chart(figures["maps"], width="stretch", config=PLOT_CONFIG)
-    if s.done and running:
-        st.rerun()  # the run just ended: redraw the whole page with the results
 
 
 live_view()
+learned_view()
 
 # ----------------------------------------------------------------------------- results
 if running:

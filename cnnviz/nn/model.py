@@ -279,109 +279,77 @@ class Sequential:
         self.history = history
         for cb in cbs:
             cb.on_train_begin({})
+        # numpy's overflow warnings are off: a diverging run is caught by its loss instead
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"), blas_limit():
-            self._fit_epochs(
-                x,
-                target,
-                n,
-                batch_size,
-                epochs,
-                initial_epoch,
-                shuffle,
-                rng,
-                validation_data,
-                verbose,
-                history,
-                cbs,
-                batch_cbs,
-            )
+            steps = -(-n // batch_size)
+            snapshot = self.get_weights()
+            for epoch in range(initial_epoch, initial_epoch + epochs):
+                for cb in cbs:
+                    cb.on_epoch_begin(epoch, {})
+                if verbose:
+                    print(f"Epoch {epoch + 1}/{initial_epoch + epochs}", flush=True)
+                order = rng.permutation(n) if shuffle else np.arange(n)
+                t0 = time.perf_counter()
+                loss_sum = seen = 0.0
+                correct = 0
+                bar = _ProgressBar(n, verbose)
+                for step, (xb, yb) in enumerate(_batches(x, target, order, batch_size)):
+                    loss = self._gradients(xb, yb)
+                    if not math.isfinite(loss):
+                        self.set_weights(snapshot)
+                        history.diverged = True
+                        history.message = (
+                            f"Training stopped at epoch {epoch + 1}, batch {step + 1}: the loss "
+                            f"became {loss}, so the last weights with a finite loss were restored; "
+                            "try a smaller learning rate."
+                        )
+                        self.stop_training = True
+                        break
+                    if step % 100 == 0:
+                        snapshot = self.get_weights()
+                    labels = yb if yb.ndim == 1 else yb.argmax(axis=1)
+                    predicted = self.layers[-1].output.argmax(axis=1)
+                    correct += int(np.count_nonzero(predicted == labels))
+                    m = len(yb)
+                    loss_sum += loss * m
+                    seen += m
+                    self.apply_gradients()
+                    if batch_cbs or bar.due():
+                        logs = {
+                            "loss": loss_sum / seen,
+                            "accuracy": correct / seen,
+                            "samples": int(seen),
+                            "seconds": time.perf_counter() - t0,
+                            "batch_loss": loss,
+                            "epoch": epoch,
+                        }
+                        bar.update(seen, logs)
+                        for cb in batch_cbs:
+                            cb.on_batch_end(step, logs)
+                    if self.stop_training:
+                        break
+                if seen == 0:
+                    break
+                logs = {
+                    "loss": loss_sum / seen,
+                    "accuracy": correct / seen,
+                    "samples": int(seen),
+                    "seconds": time.perf_counter() - t0,
+                }
+                if validation_data is not None and not history.diverged:
+                    vl, va = self.evaluate(*validation_data, verbose=0)
+                    logs["val_loss"], logs["val_accuracy"] = vl, va
+                bar.finish(seen, logs, steps)
+                for cb in cbs:
+                    cb.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    history.stopped_early = not history.diverged
+                    break
+            if history.diverged and verbose:
+                print(history.message, flush=True)
         for cb in cbs:
             cb.on_train_end({"diverged": history.diverged})
         return history
-
-    def _fit_epochs(
-        self,
-        x,
-        target,
-        n,
-        batch_size,
-        epochs,
-        initial_epoch,
-        shuffle,
-        rng,
-        validation_data,
-        verbose,
-        history,
-        cbs,
-        batch_cbs,
-    ) -> None:
-        """fit's loop over epochs and batches (numpy's overflow warnings are off: a diverging
-        run is caught by its loss instead)."""
-        steps = -(-n // batch_size)
-        snapshot = self.get_weights()
-        for epoch in range(initial_epoch, initial_epoch + epochs):
-            for cb in cbs:
-                cb.on_epoch_begin(epoch, {})
-            if verbose:
-                print(f"Epoch {epoch + 1}/{initial_epoch + epochs}", flush=True)
-            order = rng.permutation(n) if shuffle else np.arange(n)
-            t0 = time.perf_counter()
-            loss_sum = seen = 0.0
-            correct = 0
-            bar = _ProgressBar(n, verbose)
-            for step, (xb, yb) in enumerate(_batches(x, target, order, batch_size)):
-                loss = self._gradients(xb, yb)
-                if not math.isfinite(loss):
-                    self.set_weights(snapshot)
-                    history.diverged = True
-                    history.message = (
-                        f"Training stopped at epoch {epoch + 1}, batch {step + 1}: the loss became "
-                        f"{loss}, so the last weights with a finite loss were restored; "
-                        "try a smaller learning rate."
-                    )
-                    self.stop_training = True
-                    break
-                if step % 100 == 0:
-                    snapshot = self.get_weights()
-                labels = yb if yb.ndim == 1 else yb.argmax(axis=1)
-                correct += int(np.count_nonzero(self.layers[-1].output.argmax(axis=1) == labels))
-                m = len(yb)
-                loss_sum += loss * m
-                seen += m
-                self.apply_gradients()
-                if batch_cbs or bar.due():
-                    logs = {
-                        "loss": loss_sum / seen,
-                        "accuracy": correct / seen,
-                        "samples": int(seen),
-                        "seconds": time.perf_counter() - t0,
-                        "batch_loss": loss,
-                        "epoch": epoch,
-                    }
-                    bar.update(seen, logs)
-                    for cb in batch_cbs:
-                        cb.on_batch_end(step, logs)
-                if self.stop_training:
-                    break
-            if seen == 0:
-                break
-            logs = {
-                "loss": loss_sum / seen,
-                "accuracy": correct / seen,
-                "samples": int(seen),
-                "seconds": time.perf_counter() - t0,
-            }
-            if validation_data is not None and not history.diverged:
-                vl, va = self.evaluate(*validation_data, verbose=0)
-                logs["val_loss"], logs["val_accuracy"] = vl, va
-            bar.finish(seen, logs, steps)
-            for cb in cbs:
-                cb.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                history.stopped_early = not history.diverged
-                break
-        if history.diverged and verbose:
-            print(history.message, flush=True)
 
     def predict(self, x, batch_size: int = 256, verbose: int = 0) -> np.ndarray:
         """x (N, H, W[, C]) -> class probabilities (N, classes), float32."""

@@ -1,12 +1,20 @@
 """Train a CNN in the background, under a person's control: start, pause, resume, step, stop.
 
 The Train live page owns one :class:`TrainingWorker` per browser session. The worker runs
-``model.fit`` in a daemon thread with a callback that, between two batches,
+``model.fit`` in a child process (see ``_child_main``) with a callback that, between two
+batches,
 
 * publishes a :class:`Snapshot` (curves, epoch log, speed, learned filters, one sample's
-  feature maps) under a lock, so the page can redraw it while training goes on;
+  feature maps), which the child sends to the parent four times a second with the current
+  weights, so the page can redraw it while training goes on;
 * waits while the run is paused, lets exactly one batch through per :meth:`TrainingWorker.step`;
 * sets ``model.stop_training`` when :meth:`TrainingWorker.stop` was asked.
+
+Why a process: a training thread inside the Streamlit server shares Python's GIL with the
+thread that draws the page, and waits for it at every NumPy call; measured in the browser, a
+thread trained at about half the engine's speed while its page was open. In the parent, one
+thread per run (the "pump", named ``cnnviz-training``) forwards the commands and mirrors the
+child's progress into the worker.
 
 No Streamlit here: everything is testable with plain Python.
 
@@ -16,17 +24,17 @@ Two mechanisms, because Streamlit keeps a closed tab's session for a while (to a
 reconnect) and does not promise when it lets go of its state:
 
 1. ``owner_alive``: the page passes a probe (``Runtime.is_active_session`` for its session
-   id, see :func:`cnnviz.ui.layout.session_alive_probe`). The training thread asks it about
-   once a second, also while paused; after ``owner_grace`` seconds (30) without an active
-   session the run stops itself, keeping its weights. A browser that reconnects within the
-   grace period finds its run still going.
-2. The thread never holds a reference to the :class:`TrainingWorker` itself, only to its
-   private control block, and a ``weakref.finalize`` on the worker asks the thread to stop:
-   when Streamlit finally drops the session state (the only owner of the worker), the
-   thread stops after the current batch.
+   id, see :func:`cnnviz.ui.layout.session_alive_probe`). The pump asks it about once a
+   second, also while paused; after ``owner_grace`` seconds (30) without an active session
+   the run stops itself, keeping its weights. A browser that reconnects within the grace
+   period finds its run still going.
+2. The pump never holds a reference to the :class:`TrainingWorker` itself, and a
+   ``weakref.finalize`` on the worker tells the child to stop: when Streamlit finally drops
+   the session state (the only owner of the worker), the run stops after the current batch.
+   The child is a daemon process: it never outlives the server.
 
-One session's worker shares nothing with another's: each has its own model, data arrays,
-lock and thread.
+One session's worker shares nothing with another's: each has its own process, model, data
+arrays and pump.
 
 >>> cfg = TrainingConfig(train_size=500, test_size=200, epochs=1)   # doctest: +SKIP
 >>> worker = TrainingWorker(cfg); worker.start(); worker.join()      # doctest: +SKIP
@@ -35,11 +43,14 @@ lock and thread.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import multiprocessing
 import sys
 import threading
 import time
+import types
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -312,12 +323,6 @@ class _Control:
         return True
 
 
-def _request_stop(control: _Control) -> None:
-    with control.cond:
-        control.stop_requested = True
-        control.cond.notify_all()
-
-
 class _Callback(nn.Callback):
     """Runs in the training thread between batches: publish progress, honour the controls."""
 
@@ -443,21 +448,128 @@ class _Callback(nn.Callback):
 # ----------------------------------------------------------------------------- the worker
 
 
-SWITCH_INTERVAL = 0.0005  # seconds; Python's default is 0.005
+# ----------------------------------------------------------------------------- the process
+
+# Training runs in a child process, not in a thread of the Streamlit server: both would need
+# Python's GIL, and while the page redraws its figures twice a second a training thread waits
+# for it at every NumPy call. Measured in the browser on this project's 2-core machine, a
+# thread trained at about half the engine's headless speed while its page was open (and at a
+# tenth with Python's default switch interval); a process trains at full speed. The parent
+# keeps a thread (the "pump") that forwards commands and mirrors the child's progress.
+_SPAWN = multiprocessing.get_context("spawn")  # no fork of a threaded server
+PUBLISH_EVERY = 0.25  # seconds between two progress messages from the child
 
 
-def share_the_gil_finely() -> None:
-    """Let Python threads hand over the GIL every 0.5 ms instead of every 5 ms.
+def _child_main(conn, model, x_train, y_train, x_test, y_test, config, paused, snap) -> None:
+    """The child process: train with ``_run`` while a relay thread obeys the parent's commands
+    and sends it the progress (a Snapshot and the current weights) every PUBLISH_EVERY s."""
+    control = _Control()
+    control.paused = paused
+    control.snap = snap  # the parent's first snapshot: sizes, the sample digit, the filters
+    finished = threading.Event()
 
-    A training thread makes thousands of short NumPy calls a second, and each one releases
-    and takes back the GIL. While the page's thread draws figures, every take-back waits for
-    the switch interval (the "convoy effect"): with the default 5 ms, training inside the app
-    ran at about a tenth of its headless speed (2,500 against 22,000 samples/s measured side
-    by side in the browser on this project's machine). 0.5 ms removes most of that and costs
-    the drawing thread little. The setting is process-wide and only ever lowered.
+    def relay() -> None:
+        last_version = -1
+        while not finished.is_set():
+            while conn.poll(PUBLISH_EVERY):
+                command, reason = conn.recv()
+                with control.cond:
+                    if command == "pause":
+                        control.paused = True
+                    elif command == "resume":
+                        control.paused = False
+                    elif command == "step":
+                        control.paused = True
+                        control.step_credit += 1
+                    elif command == "stop":
+                        control.stop_requested = True
+                        control.stop_reason = reason or control.stop_reason
+                    control.cond.notify_all()
+            with control.cond:
+                if control.snap.version != last_version:
+                    last_version = control.snap.version
+                    conn.send(("progress", _copy(control.snap), control.weights))
+
+    relay_thread = threading.Thread(target=relay, name="cnnviz-relay", daemon=True)
+    relay_thread.start()
+    try:
+        _run(control, model, x_train, y_train, x_test, y_test, config)
+    finally:
+        finished.set()
+        relay_thread.join(timeout=5)
+        with control.cond:
+            conn.send(("done", _copy(control.snap), model.get_weights()))
+        conn.close()
+
+
+def _pump(conn, process, control: _Control, model: nn.Sequential) -> None:
+    """The parent's thread: mirror the child's progress into ``control`` and ``model``, ask the
+    owner probe about once a second, and end when the child is done (or died)."""
+    done = False
+    try:
+        while not done:
+            with control.cond:
+                if control.owner_gone():
+                    conn.send(("stop", control.stop_reason))
+            if not conn.poll(0.5):
+                if not process.is_alive() and not conn.poll(0):
+                    raise EOFError
+                continue
+            kind, snap, weights = conn.recv()
+            done = kind == "done"
+            with control.cond:
+                control.snap = snap
+                if weights is not None:
+                    control.weights = weights
+                    model.set_weights(weights)
+                control.cond.notify_all()
+    except (EOFError, OSError):
+        with control.cond:
+            if not control.snap.done:
+                control.snap.status = "failed"
+                control.snap.message = "Training failed: its process ended unexpectedly."
+                control.snap.log.append(control.snap.message)
+                control.snap.version += 1
+    finally:
+        process.join(timeout=10)
+        if process.is_alive():
+            process.terminate()
+        conn.close()
+
+
+@contextlib.contextmanager
+def _plain_main_module():
+    """Start a child without it re-running our ``__main__``.
+
+    A spawned child imports the parent's ``__main__`` module first. Inside Streamlit (and its
+    AppTest) ``__main__`` can be the page script, which must not run in the child (it would
+    draw a page there, and the parent would wait forever to hand over the run). While the
+    child starts, ``__main__`` is a blank module; the child needs nothing from it.
     """
-    if sys.getswitchinterval() > SWITCH_INTERVAL:
-        sys.setswitchinterval(SWITCH_INTERVAL)
+    saved = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = saved
+
+
+def _send(conn, command: str, reason: str = "") -> None:
+    """A command to the child; a child that has ended has nothing left to obey."""
+    try:
+        conn.send((command, reason))
+    except (OSError, ValueError, BrokenPipeError):
+        pass
+
+
+def _copy(snap: Snapshot) -> Snapshot:
+    return dataclasses.replace(
+        snap,
+        batch_curve=list(snap.batch_curve),
+        history={k: list(v) for k, v in snap.history.items()},
+        log=list(snap.log),
+        sample_maps=list(snap.sample_maps),
+    )
 
 
 class TrainingWorker:
@@ -501,62 +613,77 @@ class TrainingWorker:
         snap.sample_image = np.array(self.x_test[0])
         snap.sample_label = int(self.y_test[0])
         snap.filters = first_conv_kernel(self.model)
-        self._thread: threading.Thread | None = None
-        # Ending with the session: when nobody holds this worker any more, stop its thread.
-        self._finalizer = weakref.finalize(self, _request_stop, self._control)
+        self._thread: threading.Thread | None = None  # the pump (see _pump)
+        self._conn = None  # our end of the pipe to the training process
+        self._process = None
+        self._finalizer = None
 
     # -- controls
     def start(self, paused: bool = False) -> None:
-        """Start training in a daemon thread (paused=True: wait for step() or resume())."""
+        """Start training in a child process (paused=True: wait for step() or resume())."""
         if self._thread is not None:
             raise InputError("This training run has already been started; reset to train again.")
         with self._control.cond:
             self._control.paused = paused
             self._control.snap.status = "paused" if paused else "running"
-        share_the_gil_finely()
-        self._thread = threading.Thread(
-            target=_run,
+        self._conn, child_conn = _SPAWN.Pipe()
+        self._process = _SPAWN.Process(
+            target=_child_main,
             args=(
-                self._control,
+                child_conn,
                 self.model,
                 self.x_train,
                 self.y_train,
                 self.x_test,
                 self.y_test,
                 self.config,
+                paused,
+                _copy(self._control.snap),
             ),
+            name="cnnviz-training",
+            daemon=True,  # never outlives the server
+        )
+        with _plain_main_module():
+            self._process.start()
+        child_conn.close()
+        self._thread = threading.Thread(
+            target=_pump,
+            args=(self._conn, self._process, self._control, self.model),
             name="cnnviz-training",
             daemon=True,
         )
         self._thread.start()
+        # Ending with the session: when nobody holds this worker any more, stop the run.
+        self._finalizer = weakref.finalize(self, _send, self._conn, "stop", "")
+
+    def _command(self, command: str, **flags) -> None:
+        with self._control.cond:
+            for name, value in flags.items():
+                setattr(self._control, name, value)
+            self._control.cond.notify_all()
+        if self._conn is not None:
+            _send(self._conn, command)
 
     def pause(self) -> None:
         """Pause after the current batch."""
-        with self._control.cond:
-            self._control.paused = True
-            self._control.cond.notify_all()
+        self._command("pause", paused=True)
 
     def resume(self) -> None:
         """Go on training after a pause."""
-        with self._control.cond:
-            self._control.paused = False
-            self._control.cond.notify_all()
+        self._command("resume", paused=False)
 
     def step(self) -> None:
         """Train exactly one more batch, then stay paused (starts a paused run if needed)."""
         if self._thread is None:
             self.start(paused=True)
-        with self._control.cond:
-            self._control.paused = True
-            self._control.step_credit += 1
-            self._control.cond.notify_all()
+        self._command("step", paused=True)
 
     def stop(self) -> None:
         """Stop after the current batch; the weights trained so far are kept."""
-        _request_stop(self._control)
+        self._command("stop", stop_requested=True)
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread to end; True when it has."""
+        """Wait for the run to end; True when it has."""
         if self._thread is None:
             return True
         self._thread.join(timeout)
@@ -575,20 +702,13 @@ class TrainingWorker:
 
     @property
     def alive(self) -> bool:
-        """True while the training thread runs (or waits paused)."""
+        """True while the run trains (or waits paused)."""
         return self._thread is not None and self._thread.is_alive()
 
     def snapshot(self) -> Snapshot:
-        """A copy of the progress that the training thread will not change."""
+        """A copy of the progress that the training process will not change."""
         with self._control.cond:
-            snap = self._control.snap
-            return dataclasses.replace(
-                snap,
-                batch_curve=list(snap.batch_curve),
-                history={k: list(v) for k, v in snap.history.items()},
-                log=list(snap.log),
-                sample_maps=list(snap.sample_maps),
-            )
+            return _copy(self._control.snap)
 
     def model_copy(self) -> nn.Sequential:
         """A new model with the weights trained so far (safe to use while training runs).

@@ -41,8 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
     t.add_argument("--filters", type=int, help="filters of the first conv layer")
     t.add_argument("--limit", type=int, help="train on the first N training images only")
-    t.add_argument("--augment", type=int, metavar="PIXELS",
-                   help="shift each training image by up to PIXELS at random (default 0)")
+    t.add_argument(
+        "--augment",
+        type=int,
+        metavar="PIXELS",
+        help="shift each training image by up to PIXELS at random (default 0)",
+    )
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--dataset", default="MNIST", help="a dataset name from `python -m cnnviz info`")
     t.add_argument("--out", type=Path, help="save the trained model here (.npz)")
@@ -56,8 +60,9 @@ def settings(args: argparse.Namespace) -> dict:
     """Merge a preset with explicit options (explicit options win)."""
     from cnnviz.nn.presets import PRESETS
 
-    cfg = dict(model="tutorial", optimizer="sgd", lr=0.01, batch_size=32, epochs=5, limit=None,
-               augment=0)
+    cfg = dict(
+        model="tutorial", optimizer="sgd", lr=0.01, batch_size=32, epochs=5, limit=None, augment=0
+    )
     if args.preset:
         cfg.update(PRESETS[args.preset])
     for key in ("model", "optimizer", "lr", "batch_size", "epochs", "limit", "filters", "augment"):

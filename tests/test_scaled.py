@@ -23,8 +23,12 @@ def test_shifted_images_are_translations_within_the_limit():
     plain = x / 255 - 0.5
     seen = set()
     for i in range(200):
-        match = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
-                 if np.allclose(np.roll(plain[i], (dy, dx), axis=(0, 1)), out[i], atol=1e-6)]
+        match = [
+            (dy, dx)
+            for dy in range(-2, 3)
+            for dx in range(-2, 3)
+            if np.allclose(np.roll(plain[i], (dy, dx), axis=(0, 1)), out[i], atol=1e-6)
+        ]
         assert len(match) == 1, i
         seen.add(match[0])
     assert len(seen) == 25  # every shift in [-2, 2] x [-2, 2] occurs

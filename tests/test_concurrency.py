@@ -353,6 +353,7 @@ def digit_png(digit28: np.ndarray) -> bytes:
 
 async def one_user(browser, url: str, user: int, files: list[Path]) -> dict:
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(ACTION_TIMEOUT_MS)  # 2 cores shared by 10 browsers: be patient
     page = await context.new_page()
     record: dict = {"user": user, "actions": []}
     try:
@@ -405,6 +406,7 @@ async def one_user(browser, url: str, user: int, files: list[Path]) -> dict:
 async def leaver(browser, url: str) -> dict:
     """Starts the full tutorial recipe (hours of training), then closes the tab at once."""
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(ACTION_TIMEOUT_MS)  # 2 cores shared by 10 browsers: be patient
     page = await context.new_page()
     try:
         await page.goto(f"{url}/train_live")
@@ -419,6 +421,7 @@ async def leaver(browser, url: str) -> dict:
 async def alone(browser, url: str) -> list[float]:
     """One user on the idle server first: the latency the machine gives without a crowd."""
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(ACTION_TIMEOUT_MS)  # 2 cores shared by 10 browsers: be patient
     page = await context.new_page()
     try:
         await page.goto(f"{url}/draw_predict")

@@ -589,3 +589,27 @@ def speed_rows(model: str, batch: int, keys, rates: dict, missing: dict, extra: 
         )
         records.append(record | s | {"cnnviz_over_this": ratio, "cnnviz_over_this_paired": paired})
     return rows, records, stats
+
+
+def measure_batches(args, make_runners, samples: int):
+    """For each of ``args.batch_sizes``: build the engines' runners, time them round-robin
+    and tabulate. Returns (rows, results, per-batch stats {batch: stats})."""
+    rows, results, per_batch = [], [], {}
+    for batch in args.batch_sizes:
+        print(f"batch {batch}: up to {samples} images per run", file=sys.stderr, flush=True)
+        runners, missing = make_runners(args, batch, samples)
+        rates, sizes = round_robin(runners, args.repeats, samples, batch, args.run_seconds)
+        extra = {k: {"samples_per_run": m} for k, m in sizes.items()}
+        r, rec, stats = speed_rows(args.model, batch, args.engines, rates, missing, extra)
+        rows += r
+        results += rec
+        per_batch[batch] = stats
+    return rows, results, per_batch
+
+
+def print_speed_report(rows, notes) -> None:
+    """The markdown table, its legend and the target lines."""
+    print(markdown_table(SPEED_HEADERS, rows))
+    print("\n" + SPEED_LEGEND)
+    for note in notes:
+        print(f"\n{note}")

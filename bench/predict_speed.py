@@ -18,7 +18,6 @@ round-robin in one process; the table gives the median, min and max of the repea
 from __future__ import annotations
 
 import argparse
-import sys
 
 import common as C
 
@@ -132,16 +131,11 @@ def main(argv=None) -> dict:
         + (", ".join(f"{k} {v:.1e}" for k, v in agree.items()) or "no other engine installed")
         + ".\n"
     )
-    rows, results, notes = [], [], []
-    for batch in args.batch_sizes:
-        n = args.samples or AUTO_SAMPLES[args.model]
-        print(f"batch {batch}: up to {n} images per run", file=sys.stderr, flush=True)
-        runners, missing = make_runners(args, batch, n)
-        rates, sizes = C.round_robin(runners, args.repeats, n, batch, args.run_seconds)
-        extra = {k: {"samples_per_run": m} for k, m in sizes.items()}
-        r, rec, stats = C.speed_rows(args.model, batch, args.engines, rates, missing, extra)
-        rows += r
-        results += rec
+    rows, results, per_batch = C.measure_batches(
+        args, make_runners, args.samples or AUTO_SAMPLES[args.model]
+    )
+    notes = []
+    for batch, stats in per_batch.items():
         key, best = C.best_torch(stats)
         if args.model == "tutorial" and "cnnviz" in stats and best and batch == 256:
             ratio = stats["cnnviz"]["median"] / best["median"]
@@ -151,10 +145,7 @@ def main(argv=None) -> dict:
                 f"({'met' if ratio >= 1 else 'not met'})"
             )
 
-    print(C.markdown_table(C.SPEED_HEADERS, rows))
-    print("\n" + C.SPEED_LEGEND)
-    for note in notes:
-        print(f"\n{note}")
+    C.print_speed_report(rows, notes)
     payload = {
         "benchmark": "predict_speed",
         "command": C.command_line("predict_speed.py", argv),

@@ -171,16 +171,11 @@ def main(argv=None) -> dict:
         f"\nTraining samples/s, {args.model} network ({opt}), float32, median of "
         f"{args.repeats} interleaved runs (min, max).\n"
     )
-    rows, results, notes = [], [], []
-    for batch in args.batch_sizes:
-        n = args.samples or AUTO_SAMPLES[args.model]
-        print(f"batch {batch}: up to {n} images per run", file=sys.stderr, flush=True)
-        runners, missing = make_runners(args, batch, n)
-        rates, sizes = C.round_robin(runners, args.repeats, n, batch, args.run_seconds)
-        extra = {k: {"samples_per_run": m} for k, m in sizes.items()}
-        r, rec, stats = C.speed_rows(args.model, batch, args.engines, rates, missing, extra)
-        rows += r
-        results += rec
+    rows, results, per_batch = C.measure_batches(
+        args, make_runners, args.samples or AUTO_SAMPLES[args.model]
+    )
+    notes = []
+    for batch, stats in per_batch.items():
         key, best = C.best_torch(stats)
         if args.model == "tutorial" and "cnnviz" in stats and best and batch in TARGETS:
             ratio = stats["cnnviz"]["median"] / best["median"]
@@ -194,10 +189,7 @@ def main(argv=None) -> dict:
                 note += f"; 60,000-image epoch <= 2 s: {e:.1f} s ({'met' if e <= 2 else 'not met'})"
             notes.append(note)
 
-    print(C.markdown_table(C.SPEED_HEADERS, rows))
-    print("\n" + C.SPEED_LEGEND)
-    for note in notes:
-        print(f"\n{note}")
+    C.print_speed_report(rows, notes)
     payload = {
         "benchmark": "train_speed",
         "command": C.command_line("train_speed.py", argv),

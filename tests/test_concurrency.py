@@ -47,7 +47,8 @@ from PIL import Image
 from cnnviz import nn
 from cnnviz.data import mnist
 from cnnviz.training import PRESETS, TrainingWorker
-from tests.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, _answers, free_port, skip_or_fail
+from scripts.app_server import CHROMIUM, CHROMIUM_ARGS, answers, free_port
+from tests.conftest import ARTIFACTS, skip_or_fail
 
 try:
     from playwright.async_api import TimeoutError as PlaywrightTimeout
@@ -139,7 +140,7 @@ class Server:
             env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)},
         )
         deadline = time.monotonic() + 90
-        while not (_answers(f"{self.url}/_stcore/health") and self.stats_path.exists()):
+        while not (answers(f"{self.url}/_stcore/health") and self.stats_path.exists()):
             if self.process.poll() is not None:
                 pytest.fail(f"streamlit exited early:\n{self.log_text()[-3000:]}")
             if time.monotonic() > deadline:

@@ -145,6 +145,54 @@ def test_maxpool_routes_gradient_to_first_max_only():
     assert dx.sum() == dy.sum()
 
 
+def _first_max_routing_loop(x: np.ndarray, dy: np.ndarray, p: int):
+    """Reference: loops over every window; the gradient goes to the first maximum in
+    row-major order (what Keras and PyTorch do on ties)."""
+    n, h, w, c = x.shape
+    ho, wo = h // p, w // p
+    out = np.zeros((n, ho, wo, c))
+    dx = np.zeros_like(x)
+    for b in range(n):
+        for i in range(ho):
+            for j in range(wo):
+                for f in range(c):
+                    region = x[b, i * p : i * p + p, j * p : j * p + p, f]
+                    k = int(np.argmax(region))  # argmax returns the first maximum, row-major
+                    out[b, i, j, f] = region.flat[k]
+                    dx[b, i * p + k // p, j * p + k % p, f] = dy[b, i, j, f]
+    return out, dx
+
+
+@pytest.mark.parametrize(
+    "p, shape, n",
+    [
+        (2, (6, 6, 3), 1),
+        (2, (7, 5, 2), 3),
+        (3, (8, 7, 2), 2),
+        (1, (3, 4, 2), 2),
+        (2, (26, 26, 8), 4),
+    ],
+)
+@pytest.mark.parametrize("training", [True, False])
+def test_maxpool_ties_go_to_the_first_max(p, shape, n, training):
+    """Inputs full of ties (values from {0, 1, 2}). Small training batches record the winners in
+    forward; larger ones (26x26x8 at batch 8 is over WINNERS_UP_TO) and prediction-mode forward
+    passes leave backward to find them: every way must match the loops."""
+    rng = np.random.default_rng(p * 100 + n)
+    x = rng.integers(0, 3, size=(n, *shape)).astype(np.float32)
+    layer = MaxPooling2D(p)
+    layer.build(shape)
+    out = layer.forward(x, training=training)
+    dy = rng.normal(size=out.shape).astype(np.float32)
+    dx = layer.backward(dy)
+    ref_out, ref_dx = _first_max_routing_loop(x, dy, p)
+    np.testing.assert_array_equal(out, ref_out)
+    np.testing.assert_array_equal(dx, ref_dx)
+    assert dx.dtype == np.float32
+    x[...] = -1.0  # the output must not be a view of the input
+    np.testing.assert_array_equal(out, ref_out)
+
+
 def test_maxpool_matches_tutorial_loop_without_ties():
     """The tutorial's MaxPool2 forward and backprop, written as its loops, on tie-free data."""
     rng = np.random.default_rng(4)

@@ -27,16 +27,16 @@ def crossentropy(
     logits, probs: (N, K); target: int labels (N,) or target distributions (N, K).
     Returns (loss, dz) with dz = (probs - onehot) / N, shape (N, K).
     """
-    n = logits.shape[0]
+    n, k = logits.shape
     dz = probs.copy()
     if target.ndim == 1:
-        rows = np.arange(n)
-        p_true = probs[rows, target]
+        flat = target + np.arange(0, n * k, k)  # index of each row's true class in probs.flat
+        p_true = probs.take(flat)
         if p_true.min() > 1e-30:  # the usual case: -log p is as exact as float32 allows
             loss = -np.log(p_true).sum() / n
         else:  # a probability underflowed to 0: take the log from the logits instead
-            loss = -log_softmax(logits)[rows, target].sum() / n
-        dz[rows, target] -= 1.0
+            loss = -log_softmax(logits).take(flat).sum() / n
+        dz.reshape(-1)[flat] -= 1.0
     else:
         loss = -(target * log_softmax(logits)).sum() / n
         dz -= target

@@ -310,12 +310,25 @@ def live_view() -> None:
     m2.metric("Time left", layout.seconds_text(s.seconds_left) if not s.done else "—")
     m3.metric("Loss (this epoch)", f"{s.batch_curve[-1][1]:.4f}" if s.batch_curve else "—")
     m4.metric("Accuracy (this epoch)", f"{s.batch_curve[-1][2]:.1%}" if s.batch_curve else "—")
-    left, right = st.columns(2)
-    left.plotly_chart(
-        plots.loss_curves(s.batch_curve, s.history), width="stretch", config=PLOT_CONFIG
-    )
-    right.plotly_chart(
-        plots.accuracy_curves(s.batch_curve, s.history), width="stretch", config=PLOT_CONFIG
+    if s.done and running:
+        st.rerun()  # the run just ended: redraw the whole page with the results
+
+
+@st.fragment(run_every=1.0 if running else None)
+def curves_view() -> None:
+    """The curves and the epoch log, once a second: every redraw of a chart costs the browser
+    far more than a number does, and the browser shares the machine with the training (on a
+    2-core laptop, curves redrawn twice a second slowed training from 80% to 74% of its
+    headless speed: bench/app_training_speed.py)."""
+    current = st.session_state.get(state.TRAINER)
+    if current is None:
+        return
+    s = current.snapshot()
+    st.plotly_chart(
+        plots.training_curves(s.batch_curve, s.history),
+        width="stretch",
+        config=PLOT_CONFIG,
+        key="live_curves",
     )
     st.markdown("**Epoch log**")
     st.code(
@@ -323,14 +336,11 @@ def live_view() -> None:
         language=None,
         wrap_lines=True,
     )
-    if s.done and running:
-        st.rerun()  # the run just ended: redraw the whole page with the results
 
 
-@st.fragment(run_every=2.0 if running else None)
+@st.fragment(run_every=3.0 if running else None)
 def learned_view() -> None:
-    """Filters and one digit's feature maps: they change slowly, so every 2 s is enough (every
-    redraw holds Python's lock, which the training thread needs too)."""
+    """Filters and one digit's feature maps: they change slowly, so every 3 s is enough."""
     current = st.session_state.get(state.TRAINER)
     if current is None:
         return
@@ -348,6 +358,7 @@ def learned_view() -> None:
 
 
 live_view()
+curves_view()
 learned_view()
 
 # ----------------------------------------------------------------------------- results

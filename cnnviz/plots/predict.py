@@ -84,7 +84,7 @@ def tile_grid(
     gap = max(1, round(max(h, w) / 7))
     band = max(2, round(h * 0.35))  # room for the tile titles
     height, width = rows * (h + band) + gap, columns * (w + gap) - gap
-    z = np.full((height, width), np.nan)
+    z = np.full((height, width), np.nan, dtype=np.float32)  # half the bytes sent to the browser
     custom = np.full((height, width, 3), -1, dtype=int)
     annotations = []
     for i in range(n):

@@ -123,10 +123,11 @@ def test_quick_demo_training_runs_to_its_end(app_server, page, artifacts):
     settle(page, extra_ms=1500)
     accuracy = metric_value(page, "Test accuracy")
     assert accuracy.endswith("%") and float(accuracy[:-1]) > 50
-    loss_chart = page.locator(".js-plotly-plot").filter(has_text="val_loss")
-    assert loss_chart.count() >= 1
-    # The curve is drawn: the chart holds line paths.
-    assert loss_chart.first.locator("path.js-line").count() >= 2
+    # The loss and accuracy curves (one figure, two panels) are drawn: the running curve and
+    # the per-epoch training and validation lines of each panel are line paths.
+    curves = page.locator(".js-plotly-plot").filter(has_text="validation, per epoch")
+    assert curves.count() >= 1
+    assert curves.first.locator("path.js-line").count() >= 6
     assert page.get_by_text("Confusion matrix").count() >= 1
     page.screenshot(path=str(artifacts / "train-live-finished.png"), full_page=True)
     assert_no_exception(page, "after training")

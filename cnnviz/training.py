@@ -469,6 +469,15 @@ def _child_main(conn, model, x_train, y_train, x_test, y_test, config, paused, s
     finished = threading.Event()
 
     def relay() -> None:
+        try:
+            obey_and_report()
+        except (EOFError, OSError):  # the parent (the app's server) has gone: stop training
+            with control.cond:
+                control.stop_requested = True
+                control.stop_reason = "The app that started this run has gone."
+                control.cond.notify_all()
+
+    def obey_and_report() -> None:
         last_version = -1
         while not finished.is_set():
             while conn.poll(PUBLISH_EVERY):
@@ -497,7 +506,7 @@ def _child_main(conn, model, x_train, y_train, x_test, y_test, config, paused, s
     finally:
         finished.set()
         relay_thread.join(timeout=5)
-        with control.cond:
+        with control.cond, contextlib.suppress(OSError):  # nobody may be left to tell
             conn.send(("done", _copy(control.snap), model.get_weights()))
         conn.close()
 

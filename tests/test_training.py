@@ -8,7 +8,12 @@ how long anything took.
 from __future__ import annotations
 
 import gc
+import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -211,3 +216,50 @@ def test_a_live_owner_keeps_the_run_going(tiny_data):
     worker.start()
     assert worker.join(timeout=120)
     assert worker.snapshot().status == "finished"
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+OWNER = """
+import sys, time
+from cnnviz.training import TrainingConfig, TrainingWorker
+config = TrainingConfig(optimizer="sgd", learning_rate=0.001, batch_size=1, epochs=30,
+                        train_size=None, test_size=1000)
+worker = TrainingWorker(config)
+worker.start()
+print(worker._process.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _running(pid: int) -> bool:
+    """True while the process exists and is not a zombie (Linux /proc)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            state = next(line for line in f if line.startswith("State:"))
+    except (OSError, StopIteration):
+        return False
+    return "Z" not in state.split()[1]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_training_process_stops_when_the_app_is_killed():
+    """A server killed with SIGKILL cannot stop its runs; each training process notices that its
+    pipe to the server broke and stops instead of training on alone (the tutorial recipe would
+    otherwise hold a core for minutes after the app is gone)."""
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    try:
+        child = int(owner.stdout.readline())
+        time.sleep(3)  # training under way
+        assert _running(child)
+    finally:
+        owner.kill()
+        owner.wait()
+    deadline = time.monotonic() + 30
+    while _running(child) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if _running(child):
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the training process kept running after its server was killed")

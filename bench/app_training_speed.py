@@ -78,20 +78,12 @@ class Groups:
         self.ok = Path("/proc/self/stat").exists()
         self.hz = os.sysconf("SC_CLK_TCK") if self.ok else 100
 
-    def snap(self) -> dict[str, float]:
-        out: dict[str, float] = {}
+    def snap(self) -> dict[str, tuple[str, int]]:
+        """pid -> (group, CPU ticks so far) for the processes of the three groups."""
+        out: dict[str, tuple[str, int]] = {}
         if not self.ok:
             return out
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text()
-                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            ticks = int(fields[11]) + int(fields[12])
+        for pid, cmd in _processes():
             if "chrom" in cmd:
                 group = "browser"
             elif "spawn_main" in cmd:
@@ -100,7 +92,11 @@ class Groups:
                 group = "server"
             else:
                 continue
-            out[pid] = (group, ticks)
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[pid] = (group, int(fields[11]) + int(fields[12]))
         return out
 
     def shares(self, before, after, seconds: float) -> dict[str, float]:
@@ -161,15 +157,19 @@ def in_app(url: str, browser, batch_size: int, epochs: int, away: bool, groups: 
         page.close()
 
 
-def _training_processes() -> int:
-    count = 0
+def _processes():
+    """(pid, command line) of every process that can be read (Linux /proc)."""
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
-                count += b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             except OSError:
-                pass
-    return count
+                continue
+            yield pid, cmd
+
+
+def _training_processes() -> int:
+    return sum("spawn_main" in cmd for _, cmd in _processes())
 
 
 def _wait_until_over(page=None, limit: float = 600) -> None:

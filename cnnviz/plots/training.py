@@ -33,8 +33,8 @@ def training_curves(
 
     Each panel shows the running per-batch value as a thin line and, once epochs finish, the
     training and validation value of each epoch as points joined by lines (loss / val_loss,
-    accuracy / val_accuracy). One figure for both panels: the Train live page redraws it twice a
-    second, and one chart costs the browser about half of what two do.
+    accuracy / val_accuracy). One figure for both panels: the Train live page redraws it every
+    second while training, and one chart costs the browser about half of what two do.
 
     batch_curve: [(epochs done as a float, running loss, running accuracy)];
     history: {"loss": [...], "val_loss": [...], "accuracy": [...], "val_accuracy": [...]}.

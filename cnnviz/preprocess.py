@@ -60,6 +60,8 @@ TARGET_STROKE = 2.0  # ... to a usual MNIST width (MNIST: 5% of digits are below
 _FORMAT_LIST = "PNG, JPEG, GIF, BMP or WebP"
 _NOT_AN_IMAGE = f"This file is not an image that can be read; upload a {_FORMAT_LIST} picture."
 _DAMAGED = "The image file is damaged or incomplete; save it again and upload the new file."
+# Only the catch-all around the pipeline says this; the tests check that no input reaches it.
+UNEXPECTED = "This image could not be processed; save it as a PNG or JPEG and try again."
 _BLANK = "The image is blank (all one colour, or an empty canvas); draw or upload a digit."
 _TOO_LARGE = (
     "The image is too large to open safely (over {millions} million pixels); "
@@ -144,10 +146,8 @@ def _run_safely(image) -> list[Step]:
         raise
     except MemoryError as exc:
         raise InputError("The image is too large to process; upload a smaller picture.") from exc
-    except Exception as exc:  # a decoder or corner case we did not foresee: still one sentence
-        raise InputError(
-            "This image could not be processed; save it as a PNG or JPEG and try again."
-        ) from exc
+    except Exception as exc:  # the last guard for the app: a bug still reaches it as a sentence
+        raise InputError(UNEXPECTED) from exc
 
 
 def _run(image) -> list[Step]:

@@ -1,8 +1,10 @@
-"""Shared fixtures: a running ``streamlit run app.py`` and a Playwright-driven Chromium.
+"""Shared fixtures: a running ``streamlit run app.py``, a Playwright-driven Chromium, and
+PyTorch as an oracle.
 
 Browser tests use Debian's Chromium at /usr/bin/chromium (never a downloaded browser). When
-it or the playwright package is missing they are skipped with the reason, except in CI
-(``CI=true``), where a missing browser is a failure: the end-to-end tests must run there.
+it or the playwright package is missing they are skipped with the reason, and so are the
+PyTorch oracle tests without torch, except in CI (``CI=true``), where a missing browser or
+PyTorch is a failure: the end-to-end tests and the outside oracle must run there.
 """
 
 from __future__ import annotations
@@ -20,8 +22,19 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 def skip_or_fail(reason: str) -> None:
     """Skip the test, or fail it in CI where every test must run."""
     if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason} (browser tests must run in CI)")
+        pytest.fail(f"{reason} (CI=true: this test must run in CI)")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def torch():
+    """PyTorch, the outside oracle for layers and training steps (skipped without it, except
+    in CI)."""
+    try:
+        import torch
+    except ImportError:
+        skip_or_fail("PyTorch is not installed (pip install torch==2.13.0)")
+    return torch
 
 
 @pytest.fixture(scope="session")

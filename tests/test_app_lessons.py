@@ -2,6 +2,8 @@
 convolution): each page runs without an exception before anything is drawn, and the key
 interactions give the numbers an independent oracle (the tutorial, scipy) expects."""
 
+import base64
+import json
 from pathlib import Path
 
 import numpy as np
@@ -167,8 +169,40 @@ def test_pooling_example_modes_sizes_and_steps():
     assert metrics(at)["min of this window"] == str(int(example[0:2, 2:4].min()))
     rerun_ok(at.radio(key="pool.size").set_value(3).run())  # 4x4 -> 1x1, position clamped
     assert metrics(at)["min of this window"] == str(int(example[0:3, 0:3].min()))
+
+
+def heatmap_values(at: AppTest, key: str) -> np.ndarray:
+    """The numbers of the first heatmap in the Plotly chart with widget key ``key``."""
+    chart = next(c for c in at.get("plotly_chart") if c.proto.id.endswith(key))
+    z = json.loads(chart.proto.spec)["data"][0]["z"]
+    if isinstance(z, dict):  # Plotly's typed array: base64 bytes with dtype and shape
+        return np.frombuffer(base64.b64decode(z["bdata"]), z["dtype"]).reshape(
+            [int(n) for n in str(z["shape"]).split(",")]
+        )
+    return np.asarray(z, float)
+
+
+def test_pooling_6x6_min_pooling_routes_the_gradient_to_each_minimum():
+    at = open_page("pages/3_pooling.py")
     rerun_ok(at.radio(key="pool.input").set_value("6x6 example").run())
+    rerun_ok(at.radio(key="pool.size").set_value(3).run())
+    rerun_ok(at.radio(key="pool.mode").set_value("min").run())
     rerun_ok(at.radio(key="pool.grad").set_value("random whole numbers").run())
+    x = heatmap_values(at, "pool.fig_input")
+    assert x.shape == (6, 6)
+    windows = x.reshape(2, 3, 2, 3).transpose(0, 2, 1, 3).reshape(2, 2, 9)
+    np.testing.assert_array_equal(heatmap_values(at, "pool.fig_output"), windows.min(axis=2))
+    assert metrics(at)["min of this window"] == str(int(x[0:3, 0:3].min()))
+    grad_out = heatmap_values(at, "pool.fig_grad_out")
+    assert grad_out.shape == (2, 2) and np.all(grad_out != 0) and np.all(np.abs(grad_out) <= 3)
+    assert len({float(v) for v in grad_out.ravel()}) > 1  # random, not all ones
+    # By hand: each window passes its gradient to the cell holding its minimum, 0 elsewhere.
+    expected = np.zeros((6, 6))
+    for i in range(2):
+        for j in range(2):
+            r, c = divmod(int(np.argmin(windows[i, j])), 3)
+            expected[3 * i + r, 3 * j + c] = grad_out[i, j]
+    np.testing.assert_array_equal(heatmap_values(at, "pool.fig_grad_in"), expected)
 
 
 def test_pooling_takes_the_convolution_output():
@@ -215,7 +249,15 @@ def test_softmax_page_true_label_and_learning_rate():
     assert float(changed["Loss after the step (same image)"]) < float(
         changed["Loss before the step"]
     )
-    rerun_ok(at.select_slider(key="softmax.lr").set_value(0.001).run())
+    # A wrong label gives a loss near 20 and a steep gradient: a longer step along it lowers
+    # the loss further (0.001 -> 0.005 -> 0.01), and the loss before the step stays the same.
+    after = []
+    for rate in (0.001, 0.005, 0.01):
+        rerun_ok(at.select_slider(key="softmax.lr").set_value(rate).run())
+        now = metrics(at)
+        assert now["Loss before the step"] == changed["Loss before the step"]
+        after.append(float(now["Loss after the step (same image)"]))
+    assert float(changed["Loss before the step"]) > after[0] > after[1] > after[2] >= 0
 
 
 # --- Why convolution ----------------------------------------------------------------------------

@@ -122,7 +122,9 @@ def test_quick_demo_training_runs_to_its_end(app_server, page, artifacts):
     page.get_by_text("Training finished").first.wait_for(timeout=180_000)
     settle(page, extra_ms=1500)
     accuracy = metric_value(page, "Test accuracy")
-    assert accuracy.endswith("%") and float(accuracy[:-1]) > 50
+    # The Quick demo (3,000 images, 2 epochs of Adam) reached 88.5-92.1% over seeds 0-11
+    # headless (90.5% with the page's seed 0); 85% leaves room for BLAS summation order only.
+    assert accuracy.endswith("%") and float(accuracy[:-1]) >= 85
     # The loss and accuracy curves (one figure, two panels) are drawn: the running curve and
     # the per-epoch training and validation lines of each panel are line paths.
     curves = page.locator(".js-plotly-plot").filter(has_text="validation, per epoch")

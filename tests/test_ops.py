@@ -268,8 +268,7 @@ def test_conv_trace_every_pixel_matches_loop_reference(padding, stride):
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel:UserWarning")
-def test_conv_matches_torch_when_installed():
-    torch = pytest.importorskip("torch", reason="PyTorch is an optional oracle")
+def test_conv_matches_torch(torch):
     rng = np.random.default_rng(11)
     image = rng.normal(size=(9, 10))
     for k in (2, 3, 4, 5):

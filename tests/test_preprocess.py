@@ -23,6 +23,7 @@ from hypothesis.extra import numpy as hnp
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
+from cnnviz import preprocess
 from cnnviz.data import mnist
 from cnnviz.errors import InputError
 from cnnviz.preprocess import describe_steps, to_mnist, to_model_input
@@ -84,10 +85,13 @@ def assert_one_sentence(message: str):
 
 
 def refuse(image) -> str:
+    """The sentence ``to_mnist`` refuses ``image`` with: a deliberate refusal, not the
+    catch-all that turns an unforeseen exception (a bug) into a sentence."""
     with pytest.raises(InputError) as info:
         to_mnist(image)
     message = str(info.value)
     assert_one_sentence(message)
+    assert message != preprocess.UNEXPECTED, repr(info.value.__cause__)
     return message
 
 
@@ -566,14 +570,35 @@ quiet = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::RuntimeWarnin
 
 
 def check_result_or_input_error(image, deliberate: bool = False):
+    """A valid 28x28 image or a deliberate refusal; never the catch-all that hides a crash.
+
+    ``deliberate``: also require that no exception lies behind the refusal (arrays are checked
+    before any library call, so nothing may be caught and rephrased for them)."""
     try:
         out = to_mnist(image)
     except InputError as exc:
         assert_one_sentence(str(exc))
-        if deliberate:  # refused on purpose, not by the catch-all around an unexpected bug
+        assert str(exc) != preprocess.UNEXPECTED, repr(exc.__cause__)
+        if deliberate:
             assert exc.__cause__ is None, repr(exc.__cause__)
         return
     assert_valid(out)
+
+
+def test_the_catch_all_still_turns_a_bug_into_one_sentence(monkeypatch):
+    """The last guard for the app: an unforeseen exception inside the pipeline reaches the
+    page as one sentence, with the original exception kept as its cause."""
+
+    def broken(ink):
+        raise IndexError("a bug")
+
+    monkeypatch.setattr(preprocess, "_crop_to_ink", broken)
+    digit = np.zeros((40, 40), np.uint8)
+    digit[10:30, 18:22] = 255
+    with pytest.raises(InputError) as info:
+        to_mnist(digit)
+    assert str(info.value) == preprocess.UNEXPECTED
+    assert isinstance(info.value.__cause__, IndexError)
 
 
 @quiet

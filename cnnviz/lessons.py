@@ -401,6 +401,13 @@ def copy_model(model):
     return copy.deepcopy(model)
 
 
+def predicted_label(model, image01) -> int:
+    """The class ``model`` gives a (28, 28) image in [0, 1] (scaled x - 0.5 as in training)."""
+    image01 = np.asarray(image01, dtype=np.float32)
+    x = (image01 - 0.5).reshape(1, *image01.shape, 1)
+    return int(np.argmax(model.predict(x)[0]))
+
+
 def dissect_step(model, image01, label: int, learning_rate: float = 0.01) -> TrainingStep:
     """Run one example through a COPY of ``model``, backpropagate, and take one SGD step.
 

@@ -67,6 +67,8 @@ with bars_col:
         plots.probability_bars(probs, names), width="stretch", config={"displayModeBar": False}
     )
 
+inputs.recipe_expander()
+
 st.subheader("Feature maps")
 st.markdown(
     "Each convolution filter slides over the image and lights up where it finds its pattern "

@@ -49,15 +49,24 @@ with top[0]:
     st.caption(f"Input: {source or 'drawing'} (the model sees x/255 − 0.5)")
     inputs.random_digit_button(key="softmax.random")
 with top[1]:
-    if st.session_state.get("softmax.label_for") != source and known_label is not None:
-        st.session_state["softmax.label"] = int(known_label)  # a new input: its own true label
-    st.session_state["softmax.label_for"] = source
+    # A new input starts from its own true label; a drawing or upload has none, so it starts
+    # from the network's guess, and the page says that this is an assumption.
+    guessed = known_label is None
+    start_label = lessons.predicted_label(model, image) if guessed else int(known_label)
+    if st.session_state.get("softmax.label_for") != inputs.image_key(image):
+        st.session_state["softmax.label"] = start_label
+    st.session_state["softmax.label_for"] = inputs.image_key(image)
     label = st.selectbox(
         "True label (the digit this image really is)",
         list(range(10)),
-        index=int(known_label) if known_label is not None else 0,
+        index=start_label,
         key="softmax.label",
     )
+    if guessed:
+        st.caption(
+            f"Nobody told the network which digit this is, so the true label starts at its own "
+            f"guess, **{start_label}**: an assumption. If you meant another digit, choose it."
+        )
     learning_rate = st.select_slider(
         "Learning rate η for the SGD step", LEARNING_RATES, value=0.1, key="softmax.lr"
     )

@@ -10,8 +10,11 @@ PyTorch is a failure: the end-to-end tests and the outside oracle must run there
 from __future__ import annotations
 
 import os
+import sys
+import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from scripts.app_server import CHROMIUM, CHROMIUM_ARGS, serve_app
@@ -83,3 +86,34 @@ def artifacts() -> Path:
     """test-artifacts/ (gitignored): screenshots saved by the browser tests."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+class FakeCanvas:
+    """Stands in for streamlit-drawable-canvas (a browser component AppTest cannot render):
+    ``st_canvas`` returns what the real one returns after a drawing, or None before one."""
+
+    def __init__(self):
+        self.rgba: np.ndarray | None = None
+        self.objects = True
+
+    def draw(self, rgba: np.ndarray, objects: bool = True) -> None:
+        self.rgba, self.objects = np.asarray(rgba), objects
+
+    def st_canvas(self, **kwargs):
+        if self.rgba is None:
+            return None
+        raw = self.rgba.tobytes() + repr(self.rgba.shape).encode()  # like its PNG bytes
+        return types.SimpleNamespace(
+            image_data=self.rgba,
+            image_bytes=raw,
+            json_data={"objects": [{"type": "path"}] if self.objects else []},
+        )
+
+
+@pytest.fixture
+def canvas(monkeypatch) -> FakeCanvas:
+    fake = FakeCanvas()
+    module = types.ModuleType("streamlit_drawable_canvas")
+    module.st_canvas = fake.st_canvas
+    monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", module)
+    return fake

@@ -113,3 +113,12 @@ def make_photo(
     image += rng.standard_normal((h, w), dtype=np.float32) * noise
     array = np.clip(image, 0, 255).astype(np.uint8)
     return array if fmt is None else encode(array, fmt, quality=90)
+
+
+def phone_photo(digit28: np.ndarray, seed: int = 0) -> bytes:
+    """A 4000 x 3000 colour JPEG like a phone's (6-10 MB): a digit in dark blue ink on
+    slightly warm, unevenly lit, grainy paper, saved at quality 95."""
+    grey = make_photo(digit28, noise=12, seed=seed, fmt=None).astype(np.float32)
+    ink = 1 - (grey - grey.min()) / max(float(np.ptp(grey)), 1.0)  # 1 where the pen wrote
+    rgb = np.stack([grey * 1.0, grey * 0.97, grey * 0.9 + 40 * ink], axis=-1)
+    return encode(np.clip(rgb, 0, 255).astype(np.uint8), "JPEG", quality=95)

@@ -11,9 +11,11 @@ previous input in place.
 from __future__ import annotations
 
 import hashlib
+import io
 
 import numpy as np
 import streamlit as st
+from PIL import Image, ImageOps
 
 from cnnviz import preprocess
 from cnnviz.errors import InputError
@@ -42,11 +44,58 @@ def current_image() -> tuple[np.ndarray | None, str, int | None]:
     )
 
 
-def set_current_image(image: np.ndarray, source: str, label: int | None = None) -> None:
-    """Make ``image`` (28, 28) in [0, 1] the current input of every page."""
+def set_current_image(
+    image: np.ndarray, source: str, label: int | None = None, steps: list | None = None
+) -> None:
+    """Make ``image`` (28, 28) in [0, 1] the current input of every page; ``steps`` is how it
+    was made (see :func:`recipe_steps`), None for an MNIST digit."""
     st.session_state[state.CURRENT_IMAGE] = np.asarray(image, dtype=np.float32)
     st.session_state[state.CURRENT_IMAGE_SOURCE] = source
     st.session_state[state.CURRENT_LABEL] = label
+    st.session_state[state.CURRENT_STEPS] = steps
+
+
+def image_key(image: np.ndarray) -> str:
+    """A short fingerprint of an input image, to notice that the current input changed."""
+    return hashlib.md5(np.ascontiguousarray(image, dtype=np.float32).tobytes()).hexdigest()
+
+
+THUMB_PX = 240  # the longer side of a step's picture kept in the session (a few KB each)
+
+
+def _thumbnail(image) -> np.ndarray:
+    """A step's float image in [0, 1] (or a PIL image) -> uint8, longer side <= THUMB_PX."""
+    if not isinstance(image, Image.Image):
+        image = Image.fromarray(np.clip(np.rint(np.asarray(image) * 255), 0, 255).astype(np.uint8))
+    image = image.copy()
+    image.thumbnail((THUMB_PX, THUMB_PX), Image.Resampling.BOX)
+    return np.asarray(image)
+
+
+def recipe_steps(
+    original: Image.Image, size: tuple[int, int], steps: list[preprocess.Step]
+) -> list[tuple[str, np.ndarray, str, tuple[int, int]]]:
+    """The pictures of :func:`preprocess.to_mnist`'s steps, small enough to keep in the
+    session, with the original picture first: (title, uint8 thumbnail, note, (height, width)
+    of the full-size step). ``size`` is the original's (height, width)."""
+    note = "The picture as you gave it."
+    if max(size) > preprocess.WORK_SIZE:
+        note = f"The picture as you gave it; it is reduced to {preprocess.WORK_SIZE} pixels first."
+    first = [("Original", _thumbnail(original), note, tuple(size))]
+    return first + [(s.title, _thumbnail(s.image), s.note, s.image.shape[:2]) for s in steps]
+
+
+def _original_upload(data: bytes) -> tuple[Image.Image, tuple[int, int]]:
+    """The upload as a person sees it (upright, first frame, RGB), decoded cheaply, and its
+    full (height, width). Only called after ``to_mnist`` accepted the same bytes, so size and
+    format are already checked."""
+    im = Image.open(io.BytesIO(data))
+    width, height = im.size
+    im.draft("RGB", (THUMB_PX, THUMB_PX))  # JPEG: decode at 1/8 size
+    upright = ImageOps.exif_transpose(im) or im
+    if upright.size[0] != im.size[0]:  # turned by its EXIF orientation
+        width, height = height, width
+    return upright.convert("RGB"), (height, width)
 
 
 def use_mnist_digit(index: int | None = None) -> None:
@@ -84,12 +133,17 @@ def upload_input(where=None, key: str = "image_upload") -> None:
     if st.session_state.get(seen_key) == upload.file_id:
         return  # handled on an earlier run; a later drawing or digit may have replaced it
     st.session_state[seen_key] = upload.file_id
+    data = upload.getvalue()
     try:
-        image = preprocess.to_mnist(upload.getvalue())
+        image, steps = preprocess.to_mnist(data, return_steps=True)
     except InputError as exc:
         where.error(f"{upload.name}: {exc}")
         return
-    set_current_image(image, f"upload: {upload.name}")
+    try:
+        original, size = _original_upload(data)
+    except Exception:  # the pipeline read it; a picture for the steps is only a nicety
+        original, size = Image.fromarray(np.uint8(steps[0].image * 255)), steps[0].image.shape
+    set_current_image(image, f"upload: {upload.name}", steps=recipe_steps(original, size, steps))
 
 
 def _canvas_failed(where, exc: Exception) -> None:
@@ -141,8 +195,43 @@ def drawing_input(where=None, key: str = "canvas") -> None:
         where.info("The canvas is empty: draw a digit (the previous input is kept).")
         return
     try:
-        image = preprocess.to_mnist(result.image_data)
+        image, steps = preprocess.to_mnist(result.image_data, return_steps=True)
     except InputError as exc:
         where.info(f"{exc} (The previous input is kept.)")
         return
-    set_current_image(image, "drawing")
+    original = np.ascontiguousarray(np.asarray(result.image_data)[:, :, :3], dtype=np.uint8)
+    steps = recipe_steps(Image.fromarray(original), original.shape[:2], steps)
+    set_current_image(image, "drawing", steps=steps)
+
+
+def recipe_expander(where=None) -> None:
+    """"How your drawing became the 28x28 input": the steps of MNIST's own recipe, in order,
+    for the current drawing or upload (nothing for an MNIST digit, which is already 28 x 28)."""
+    steps = st.session_state.get(state.CURRENT_STEPS)
+    source = st.session_state.get(state.CURRENT_IMAGE_SOURCE, "")
+    if not steps:
+        return
+    what = "drawing" if source == "drawing" else "picture"
+    with (where or st).expander(f"How your {what} became the 28x28 input", icon=":material/steps:"):
+        st.markdown(
+            "MNIST's digits were made in a fixed way: ink bright on black, the digit scaled so "
+            "its longer side fits **20 × 20** pixels, then placed in **28 × 28** with its "
+            "centre of mass in the middle. The network only understands digits made like that, "
+            "so your input goes through the same recipe:"
+        )
+        columns = st.columns(4)
+        for number, (title, picture, note, (height, width)) in enumerate(steps):
+            with columns[number % 4]:
+                st.image(_fit(picture, 160))
+                st.markdown(f"**{number + 1}. {title}** ({height} × {width} px)")
+                st.caption(note)
+
+
+def _fit(picture: np.ndarray, box: int) -> np.ndarray:
+    """A step picture made to fit a ``box`` x ``box`` square: small ones (the 20 px digit, the
+    28 x 28 field) enlarged with square pixels so a projector shows each pixel, not a blur."""
+    longest = max(picture.shape[:2])
+    if longest > box:
+        return picture  # a thumbnail already; the column shrinks it to fit
+    factor = max(1, box // longest)
+    return np.repeat(np.repeat(picture, factor, axis=0), factor, axis=1)

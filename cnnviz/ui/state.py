@@ -8,6 +8,9 @@ about where the current input or model lives.
 CURRENT_IMAGE = "cnnviz.current_image"  # float32 (28, 28) in [0, 1], MNIST-like (ink bright)
 CURRENT_IMAGE_SOURCE = "cnnviz.current_image_source"  # short text: "drawing", "upload: a.png", ...
 CURRENT_LABEL = "cnnviz.current_label"  # int or None: the true label when known (MNIST sample)
+# How a drawing or upload became the current input: a list of (title, uint8 (h, w) or
+# (h, w, 3) thumbnail, note), the original first; None for an MNIST digit (already 28 x 28).
+CURRENT_STEPS = "cnnviz.current_steps"
 
 # The current model: which one the pickers chose, and the session's own models.
 CURRENT_MODEL_CHOICE = "cnnviz.current_model_choice"  # a key of the model picker's options

@@ -530,19 +530,23 @@ def _level_and_noise(r: np.ndarray) -> tuple[float, float]:
     The background is measured along the edges (see :func:`_border`), and from below: ink only
     ever lies above it. Where strokes touch the edges often (a tight crop), even the edges'
     median lies in the ink's faint rim, so start at their 10th percentile and rise: measure
-    the noise on the edge pixels under the level (no ink can disturb those) and between
-    neighbouring pixels (see :func:`_pixel_noise`), then take the median of the edge pixels
-    at most 3 x noise over the level, until it settles. On paper with noise, the level rises
-    to the paper's median; on a clean background, it stays where it started.
+    the noise on the edge pixels under the level (no ink can disturb those), then take the
+    median of the edge pixels at most 3 x noise over the level, until it settles. On paper
+    with noise, the level rises to the paper's median; on a clean background, it stays put.
+    Unless the background is clean and the picture small (where every pixel is an edge), the
+    rise also takes steps as large as the noise between neighbours (see :func:`_pixel_noise`),
+    so that it reaches the median of faint or coarse noise too.
     """
     band = _border(r)
-    level, noise, step = float(np.percentile(band, 10)), 0.0, _pixel_noise(r)
+    level = float(np.percentile(band, 10))
+    noise = 1.4826 * float(np.median(level - band[band <= level]))
+    step = _pixel_noise(r) if noise > 0 or min(r.shape) >= BLUR_MIN else 0.0
     for _ in range(30):
-        noise = 1.4826 * float(np.median(level - band[band <= level]))
         risen = float(np.median(band[band <= level + 3 * max(noise, step)]))
         if risen <= level + 0.01 * noise:
             break
         level = risen
+        noise = 1.4826 * float(np.median(level - band[band <= level]))
     whole = 1.4826 * float(np.median(level - r[r <= level]))  # more pixels: a steadier figure
     return level, max(noise, whole)
 

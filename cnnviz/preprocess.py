@@ -10,7 +10,8 @@ for anything a user gives it:
    EXIF orientation of photos and taking the first frame of an animation;
 2. fill transparent areas and convert to grayscale (float, 0 = black, 1 = white);
 3. make the ink bright: dark ink on light paper is inverted;
-4. remove the background: uneven lighting and paper noise become 0, the ink is stretched to 1;
+4. remove the background (measured along the edges and from below, so a digit that fills
+   its frame is fine): uneven lighting and paper noise become 0, the ink is stretched to 1;
 5. crop to the ink's bounding box;
 6. scale the longer side to 20 pixels (thin strokes are thickened first so they survive);
 7. place it in 28 x 28 with its centre of mass at the centre.
@@ -525,17 +526,13 @@ def _background_map(ink: np.ndarray) -> np.ndarray:
 
 
 def _level_and_noise(r: np.ndarray) -> tuple[float, float]:
-    """The background's level and a robust noise level (1.4826 x median absolute deviation).
+    """The background's level and noise (1.4826 x median absolute deviation), from below.
 
-    The background is measured along the edges (see :func:`_border`), and from below: ink only
-    ever lies above it. Where strokes touch the edges often (a tight crop), even the edges'
-    median lies in the ink's faint rim, so start at their 10th percentile and rise: measure
-    the noise on the edge pixels under the level (no ink can disturb those), then take the
-    median of the edge pixels at most 3 x noise over the level, until it settles. On paper
-    with noise, the level rises to the paper's median; on a clean background, it stays put.
-    Unless the background is clean and the picture small (where every pixel is an edge), the
-    rise also takes steps as large as the noise between neighbours (see :func:`_pixel_noise`),
-    so that it reaches the median of faint or coarse noise too.
+    Ink only lies above the background, and fills most of a tight crop's edges (see
+    :func:`_border`) with its faint rim, so start at their 10th percentile and rise to the
+    median of the edge pixels at most 3 x noise over the level (noise measured under it, where
+    no ink is) until it settles. Unless the background is clean and the picture small, each
+    step is at least the noise between neighbours (:func:`_pixel_noise`), to cross coarse noise.
     """
     band = _border(r)
     level = float(np.percentile(band, 10))
@@ -552,9 +549,8 @@ def _level_and_noise(r: np.ndarray) -> tuple[float, float]:
 
 
 def _pixel_noise(r: np.ndarray) -> float:
-    """Noise from neighbouring pixels: median |difference| / 0.954 (the factor for Gaussian
-    noise), across rows or columns, whichever is smaller. Flat paper and flat ink both give
-    0; only edges differ, so this holds however much of the picture the ink covers."""
+    """Noise from neighbours: median |difference| / 0.954 (Gaussian), rows or columns,
+    whichever is smaller; flat paper and flat ink give 0, only edges differ."""
     diffs = [np.abs(np.diff(r, axis=a)) for a in (0, 1) if r.shape[a] > 1]
     return min((float(np.median(d)) / 0.954 for d in diffs), default=0.0)
 

@@ -10,7 +10,8 @@ for anything a user gives it:
    EXIF orientation of photos and taking the first frame of an animation;
 2. fill transparent areas and convert to grayscale (float, 0 = black, 1 = white);
 3. make the ink bright: dark ink on light paper is inverted;
-4. remove the background: uneven lighting and paper noise become 0, the ink is stretched to 1;
+4. remove the background (measured along the edges and from below, so a digit that fills
+   its frame is fine): uneven lighting and paper noise become 0, the ink is stretched to 1;
 5. crop to the ink's bounding box;
 6. scale the longer side to 20 pixels (thin strokes are thickened first so they survive);
 7. place it in 28 x 28 with its centre of mass at the centre.
@@ -53,6 +54,8 @@ FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "PPM")  # JPEG includes 
 WORK_SIZE = 1024  # longer side the input is reduced to before any heavy step
 MIN_CONTRAST = 0.04  # ink must differ from the background by ~10 grey levels out of 255
 MIN_INK = 2.5 / 255  # residual below this (on a noise-free background) is not ink
+BORDER = 0.03  # the background is measured along the edges, this fraction of the side deep
+BLUR_MIN = 64  # noisy pictures at least this many pixels high and wide are smoothed a little
 FAINT = 0.05  # ... nor, in JPEG/WebP files, anything under this fraction of the ink's contrast
 MIN_STROKE = 1.0  # strokes thinner than this (pixels, in the 20 px box) get thickened ...
 TARGET_STROKE = 2.0  # ... to a usual MNIST width (MNIST: 5% of digits are below 1.6, median 2.4)
@@ -437,14 +440,30 @@ def _composite(gray: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray, 
 # ---------------------------------------------------------------------------------------------
 
 
+def _border(image: np.ndarray) -> np.ndarray:
+    """The pixels of a band along the image's four edges, BORDER of the shorter side deep.
+
+    Even when the ink fills the picture (a digit cropped tight), its strokes touch the edges
+    at only a few places, so most of this band is background; a band a few pixels deep also
+    outvotes a thin line along an edge (a scanner's shadow).
+    """
+    h, w = image.shape
+    d = max(1, round(BORDER * min(h, w)))
+    if 2 * d >= min(h, w):
+        return image.ravel()
+    inner = image[d:-d]
+    return np.concatenate([image[:d].ravel(), image[-d:].ravel(), inner[:, :d].ravel(),
+                           inner[:, -d:].ravel()])  # fmt: skip
+
+
 def _ink_bright(gray: np.ndarray) -> tuple[np.ndarray, bool]:
     """Invert dark-on-light images so the ink is bright. Returns (ink (H, W), inverted?).
 
-    The background is the median grey (ink covers well under half of a digit's picture). The
-    ink is whichever extreme lies further from it: far darker -> dark ink, far brighter ->
-    light ink. If both are about as far (tiny specks only), light paper means dark ink.
+    The background is the median grey along the image's edges (see :func:`_border`). The ink
+    is whichever extreme lies further from it: far darker -> dark ink, far brighter -> light
+    ink. If both are about as far (tiny specks only), light paper means dark ink.
     """
-    background = float(np.median(gray))
+    background = float(np.median(_border(gray)))
     darkest, brightest = np.percentile(gray, [0.05, 99.95])
     darker, brighter = background - darkest, brightest - background
     if abs(darker - brighter) < 0.05:
@@ -506,10 +525,34 @@ def _background_map(ink: np.ndarray) -> np.ndarray:
     return np.broadcast_to(surface, (h, w)).astype(np.float32)
 
 
-def _median_and_noise(r: np.ndarray) -> tuple[float, float]:
-    """Median and a robust noise level (1.4826 x median absolute deviation) of the background."""
-    med = float(np.median(r))
-    return med, 1.4826 * float(np.median(np.abs(r - med)))
+def _level_and_noise(r: np.ndarray) -> tuple[float, float]:
+    """The background's level and noise (1.4826 x median absolute deviation), from below.
+
+    Ink only lies above the background, and fills most of a tight crop's edges (see
+    :func:`_border`) with its faint rim, so start at their 10th percentile and rise to the
+    median of the edge pixels at most 3 x noise over the level (noise measured under it, where
+    no ink is) until it settles. Unless the background is clean and the picture small, each
+    step is at least the noise between neighbours (:func:`_pixel_noise`), to cross coarse noise.
+    """
+    band = _border(r)
+    level = float(np.percentile(band, 10))
+    noise = 1.4826 * float(np.median(level - band[band <= level]))
+    step = _pixel_noise(r) if noise > 0 or min(r.shape) >= BLUR_MIN else 0.0
+    for _ in range(30):
+        risen = float(np.median(band[band <= level + 3 * max(noise, step)]))
+        if risen <= level + 0.01 * noise:
+            break
+        level = risen
+        noise = 1.4826 * float(np.median(level - band[band <= level]))
+    whole = 1.4826 * float(np.median(level - r[r <= level]))  # more pixels: a steadier figure
+    return level, max(noise, whole)
+
+
+def _pixel_noise(r: np.ndarray) -> float:
+    """Noise from neighbours: median |difference| / 0.954 (Gaussian), rows or columns,
+    whichever is smaller; flat paper and flat ink give 0, only edges differ."""
+    diffs = [np.abs(np.diff(r, axis=a)) for a in (0, 1) if r.shape[a] > 1]
+    return min((float(np.median(d)) / 0.954 for d in diffs), default=0.0)
 
 
 def _remove_background(ink: np.ndarray, faint: float = 0.0) -> np.ndarray:
@@ -518,10 +561,11 @@ def _remove_background(ink: np.ndarray, faint: float = 0.0) -> np.ndarray:
     ``faint``: also drop ink fainter than this fraction of the ink's contrast (for JPEG).
     """
     r = ink - _background_map(ink)
-    med, noise = _median_and_noise(r)
-    if noise > 2 / 255:  # a noisy photo: a light blur lowers the noise far more than the ink
+    med, noise = _level_and_noise(r)
+    if noise > 2 / 255 and min(r.shape) >= BLUR_MIN:  # a noisy photo: a light blur lowers
+        # the noise far more than the ink (a small picture would lose its strokes)
         r = ndimage.gaussian_filter(r, sigma=1.0)
-        med, noise = _median_and_noise(r)
+        med, noise = _level_and_noise(r)
     threshold = med + max(4 * noise, MIN_INK)
     above = r[r > threshold]
     if above.size == 0:

@@ -205,8 +205,8 @@ def drawing_input(where=None, key: str = "canvas") -> None:
 
 
 def recipe_expander(where=None) -> None:
-    """"How your drawing became the 28x28 input": the steps of MNIST's own recipe, in order,
-    for the current drawing or upload (nothing for an MNIST digit, which is already 28 x 28)."""
+    """The expander "How your drawing became the 28x28 input": MNIST's own recipe step by
+    step for the current drawing or upload (nothing for an MNIST digit, already 28 x 28)."""
     steps = st.session_state.get(state.CURRENT_STEPS)
     source = st.session_state.get(state.CURRENT_IMAGE_SOURCE, "")
     if not steps:

@@ -219,8 +219,9 @@ def recipe_expander(where=None) -> None:
             "centre of mass in the middle. The network only understands digits made like that, "
             "so your input goes through the same recipe:"
         )
-        columns = st.columns(4)
         for number, (title, picture, note, (height, width)) in enumerate(steps):
+            if number % 4 == 0:  # a row of four; on a phone the rows stack in order
+                columns = st.columns(4)
             with columns[number % 4]:
                 st.image(_fit(picture, 160))
                 st.markdown(f"**{number + 1}. {title}** ({height} × {width} px)")
@@ -232,6 +233,8 @@ def _fit(picture: np.ndarray, box: int) -> np.ndarray:
     28 x 28 field) enlarged with square pixels so a projector shows each pixel, not a blur."""
     longest = max(picture.shape[:2])
     if longest > box:
-        return picture  # a thumbnail already; the column shrinks it to fit
+        smaller = Image.fromarray(picture)
+        smaller.thumbnail((box, box), Image.Resampling.BOX)
+        return np.asarray(smaller)
     factor = max(1, box // longest)
     return np.repeat(np.repeat(picture, factor, axis=0), factor, axis=1)

@@ -12,7 +12,9 @@ layout.header(
     "the **current input** of every page. The network sees a 28x28 grey image, like MNIST's.",
 )
 
-draw_col, other_col, seen_col = st.columns([1.3, 1, 1], gap="medium")
+# On a phone the columns stack in this order: draw, then the prediction and what the model
+# sees right under the canvas, then the other inputs.
+draw_col, seen_col, other_col = st.columns([1.3, 1, 1], gap="medium")
 with draw_col:
     st.subheader("Draw")
     inputs.drawing_input(draw_col)
@@ -24,6 +26,7 @@ with other_col:
 image, source, label = inputs.current_image()
 with seen_col:
     st.subheader("What the model sees")
+    verdict_box = st.container()  # the prediction, filled in once the model has run
     if image is None:
         st.info(inputs.NO_INPUT)
     else:
@@ -54,18 +57,18 @@ except InputError as exc:  # e.g. an uploaded model whose weights overflow
 names = models.class_names_of(model)
 best = int(probs.argmax())
 
-metric_col, bars_col = st.columns([1, 3], gap="large")
-with metric_col:
-    st.metric("Prediction", names[best], help="The class with the highest probability.")
-    st.metric("Confidence", f"{probs[best]:.1%}")
+with verdict_box:
+    with st.container(horizontal=True, gap="large"):
+        st.metric("Prediction", names[best], help="The class with the highest probability.")
+        st.metric("Confidence", f"{probs[best]:.1%}")
     if label is not None:
         verdict = "Correct" if best == label else f"Wrong: the true label is {names[label]}"
         st.markdown(f":{'green' if best == label else 'red'}[**{verdict}**]")
     st.caption(f"Model: {model_name}")
-with bars_col:
-    st.plotly_chart(
-        plots.probability_bars(probs, names), width="stretch", config={"displayModeBar": False}
-    )
+
+st.plotly_chart(
+    plots.probability_bars(probs, names), width="stretch", config={"displayModeBar": False}
+)
 
 inputs.recipe_expander()
 

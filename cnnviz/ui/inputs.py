@@ -155,7 +155,7 @@ def _canvas_failed(where, exc: Exception) -> None:
 
 def drawing_input(where=None, key: str = "canvas") -> None:
     """A 280x280 drawing canvas (white ink on black), brush size and clear; new strokes become
-    the current input. The canvas's own toolbar has undo, redo and reset."""
+    the current input. The canvas's own toolbar (undo, redo, reset) sits below the canvas."""
     where = where or st
     counter_key = f"{key}_generation"  # changing the canvas key remounts it empty ("Clear")
     generation = st.session_state.setdefault(counter_key, 0)
@@ -163,7 +163,10 @@ def drawing_input(where=None, key: str = "canvas") -> None:
     try:
         from streamlit_drawable_canvas import st_canvas
 
+        from cnnviz.ui.canvas_toolbar import keep_toolbar_below_canvas
+
         with where.container():
+            keep_toolbar_below_canvas()  # else it floats over the canvas's top band
             result = st_canvas(
                 stroke_width=brush,
                 stroke_color="#ffffff",
@@ -178,7 +181,7 @@ def drawing_input(where=None, key: str = "canvas") -> None:
         _canvas_failed(where, exc)
         return
     caption_col, clear_col = where.columns([3, 1], vertical_alignment="center")
-    caption_col.caption("Draw with the mouse; undo and redo are in the canvas toolbar.")
+    caption_col.caption("Draw with a mouse, pen or finger; undo and redo are under the canvas.")
     if clear_col.button("Clear", key=f"{key}_clear"):
         st.session_state[counter_key] = generation + 1
         st.rerun()  # draw a fresh, empty canvas

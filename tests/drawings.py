@@ -85,6 +85,15 @@ def make_canvas(
     return rgba
 
 
+def black_canvas(digit28: np.ndarray, **placement) -> np.ndarray:
+    """What Draw & predict's canvas returns: white strokes on the opaque black background the
+    page asks for, uint8 (H, W, 4) with alpha 255 everywhere (``placement`` as make_canvas)."""
+    strokes = make_canvas(digit28, **placement)[:, :, 3]
+    rgba = np.repeat(strokes[:, :, None], 4, axis=2)
+    rgba[:, :, 3] = 255
+    return rgba
+
+
 def make_photo(
     digit28: np.ndarray,
     size: tuple[int, int] = (3000, 4000),
@@ -122,3 +131,28 @@ def phone_photo(digit28: np.ndarray, seed: int = 0) -> bytes:
     ink = 1 - (grey - grey.min()) / max(float(np.ptp(grey)), 1.0)  # 1 where the pen wrote
     rgb = np.stack([grey * 1.0, grey * 0.97, grey * 0.9 + 40 * ink], axis=-1)
     return encode(np.clip(rgb, 0, 255).astype(np.uint8), "JPEG", quality=95)
+
+
+def render_strokes(strokes, brush: float, size: int = 280, supersample: int = 4) -> np.ndarray:
+    """What streamlit-drawable-canvas returns for white freehand strokes on its opaque black
+    background (as Draw & predict asks for): uint8 RGBA (size, size, 4), alpha 255 everywhere.
+
+    ``strokes``: a list of polylines in canvas pixels [(x, y), ...]; ``brush``: the pen's
+    diameter in pixels. Drawn with round caps and joins, anti-aliased by supersampling.
+    """
+    from PIL import ImageDraw
+
+    big = Image.new("L", (size * supersample, size * supersample), 0)
+    draw = ImageDraw.Draw(big)
+    width = round(brush * supersample)
+    for points in strokes:
+        scaled = [(x * supersample, y * supersample) for x, y in points]
+        draw.line(scaled, fill=255, width=width, joint="curve")
+        for x, y in (scaled[0], scaled[-1]):
+            r = width / 2
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
+    grey = np.asarray(big.resize((size, size), Image.Resampling.BOX))
+    rgba = np.empty((size, size, 4), np.uint8)
+    rgba[:, :, :3] = grey[:, :, None]
+    rgba[:, :, 3] = 255
+    return rgba

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from cnnviz import nn, preprocess
 from cnnviz.data import mnist
 from cnnviz.ui import state
-from tests.drawings import make_canvas, make_drawing, phone_photo
+from tests.drawings import black_canvas, make_drawing, phone_photo
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -76,7 +76,7 @@ def test_a_drawing_shows_how_it_became_the_28x28_input(canvas, mnist_test):
     x_test, _ = mnist_test
     at = ok(AppTest.from_file(DRAW, default_timeout=90).run())
     assert recipe_expander(at) is None  # nothing drawn yet: nothing to explain
-    canvas.draw(make_canvas(x_test[0]))
+    canvas.draw(black_canvas(x_test[0]))
     ok(at.run())
     expander = recipe_expander(at)
     assert expander is not None and "drawing" in expander.label
@@ -143,12 +143,12 @@ def test_softmax_starts_a_drawing_at_the_networks_guess_and_says_so(canvas, mnis
     first = 0
     guesses = {}
     for i in range(50):
-        rgba = make_canvas(x_test[i])
+        rgba = black_canvas(x_test[i])
         image = preprocess.to_mnist(rgba)
         guesses[i] = int(tutorial.predict(preprocess.to_model_input(image)).argmax())
     second = next(i for i in range(1, 50) if guesses[i] != guesses[first])
 
-    at = softmax_after_drawing(canvas, make_canvas(x_test[first]))
+    at = softmax_after_drawing(canvas, black_canvas(x_test[first]))
     assert at.selectbox(key="softmax.label").value == guesses[first]
     note = " ".join(c.value for c in at.caption)
     assert "assumption" in note and f"**{guesses[first]}**" in note
@@ -164,7 +164,7 @@ def test_softmax_starts_a_drawing_at_the_networks_guess_and_says_so(canvas, mnis
 
     # A new drawing starts again from its own guess.
     at.switch_page("pages/1_draw_predict.py")
-    canvas.draw(make_canvas(x_test[second]))
+    canvas.draw(black_canvas(x_test[second]))
     ok(at.run())
     at.switch_page(SOFTMAX)
     ok(at.run())

@@ -230,3 +230,46 @@ def test_a_finger_draws_and_predicts_on_a_phone(app_server, browser, artifacts):
         assert_no_exception(page, "after a finger stroke on a phone")
     finally:
         context.close()
+
+
+def shown_input(page) -> np.ndarray:
+    """The 28x28 image in "What the model sees", read back from its Plotly heatmap."""
+    z = page.locator(".js-plotly-plot").first.evaluate(
+        """el => {
+            const z = el.data[0].z;
+            if (Array.isArray(z)) return z.map(row => Array.from(row));
+            const bytes = Uint8Array.from(atob(z.bdata), c => c.charCodeAt(0));
+            return {dtype: z.dtype, shape: String(z.shape), bytes: Array.from(bytes)};
+        }"""
+    )
+    if isinstance(z, list):
+        return np.asarray(z, float)
+    raw = np.frombuffer(bytes(z["bytes"]), z["dtype"])
+    return raw.reshape([int(n) for n in z["shape"].split(",")]).astype(float)
+
+
+def test_the_real_canvas_gives_the_fake_canvas_image_for_the_same_strokes(app_server, wide_page):
+    """The AppTest suite feeds Draw & predict a fake canvas (an RGBA array it renders itself):
+    the real component must hand the page the same drawing. Same strokes, same brush: the 28x28
+    input the page shows and the one made from the fake canvas's rendering agree."""
+    from cnnviz.preprocess import to_mnist
+    from tests.drawings import render_strokes
+
+    page = wide_page
+    box = open_draw_page(page, app_server)
+    slider = page.locator('[data-testid="stSlider"]').filter(has_text="Brush size")
+    brush = int(slider.locator('input[type="range"]').first.get_attribute("value"))
+    path = densify(DIGITS[7], per_segment=8)
+    mouse_stroke(page, to_page(box, path))
+    assert wait_for_drawing_prediction(page) == "7"
+    real = shown_input(page)
+    assert real.shape == (28, 28)
+
+    side = box["width"]
+    fake = to_mnist(render_strokes([[(x * side, y * side) for x, y in path]], brush, round(side)))
+    # Fabric smooths a freehand path into curves and anti-aliases differently from PIL: a few
+    # grey levels differ along the edges, the strokes themselves must coincide (measured: a
+    # mean difference of 0.009 and a correlation of 0.986; a brush twice as wide gives 0.06).
+    assert np.abs(real - fake).mean() < 0.02, np.abs(real - fake).mean()
+    assert np.corrcoef(real.ravel(), fake.ravel())[0, 1] > 0.97
+    assert_no_exception(page, "after the comparison drawing")

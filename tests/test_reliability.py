@@ -44,7 +44,7 @@ from cnnviz.data import mnist
 from cnnviz.errors import InputError
 from cnnviz.training import TrainingConfig, TrainingWorker
 from cnnviz.ui import models, state
-from tests.drawings import encode, make_canvas, make_drawing, make_photo, phone_photo
+from tests.drawings import black_canvas, encode, make_drawing, make_photo, phone_photo
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -328,6 +328,7 @@ def test_one_pixel_strokes_upload_is_predicted_right(canvas):
 
 def test_one_pixel_stroke_on_the_canvas_is_predicted_right(canvas):
     rgba = np.zeros((280, 280, 4), np.uint8)
+    rgba[:, :, 3] = 255  # the page's canvas is opaque black
     rgba[40:240, 140, :] = 255  # a "1" one pixel wide
     at = draw_page()
     canvas.draw(rgba)
@@ -341,7 +342,7 @@ def test_canvas_drawing_of_a_digit_is_predicted_right(canvas, mnist_test, bundle
     x_test, y_test = mnist_test
     label = bundled_gets_right(bundled, x_test, y_test, 6)
     at = draw_page(x_test, y_test, previous=2)
-    canvas.draw(make_canvas(x_test[6]))
+    canvas.draw(black_canvas(x_test[6]))
     at.run()
     assert not at.exception and not messages(at)
     assert metric(at, "Prediction") == str(label)

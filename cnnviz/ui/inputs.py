@@ -205,7 +205,7 @@ def drawing_input(where=None, key: str = "canvas") -> None:
 
 
 def recipe_expander(where=None) -> None:
-    """"How your drawing became the 28x28 input": the steps of MNIST's own recipe, in order,
+    """ "How your drawing became the 28x28 input": the steps of MNIST's own recipe, in order,
     for the current drawing or upload (nothing for an MNIST digit, which is already 28 x 28)."""
     steps = st.session_state.get(state.CURRENT_STEPS)
     source = st.session_state.get(state.CURRENT_IMAGE_SOURCE, "")

@@ -181,7 +181,8 @@ def _run(image) -> list[Step]:
     )
     steps.append(Step("Ink bright on dark", ink, note))
 
-    clean = _remove_background(ink, faint=FAINT if lossy else 0.0, tile=64 * factor)
+    narrow = factor > 1 and 4 * min(gray.shape) <= max(gray.shape)  # a tiny 1 cut tight
+    clean = _remove_background(ink, FAINT if lossy else 0.0, tile=64 * factor, all_ink=narrow)
     clean = _keep_main_strokes(clean)
     steps.append(
         Step(
@@ -581,10 +582,14 @@ def _pixel_noise(r: np.ndarray) -> float:
     return min((float(np.median(d)) / 0.954 for d in diffs), default=0.0)
 
 
-def _remove_background(ink: np.ndarray, faint: float = 0.0, tile: int = 64) -> np.ndarray:
+def _remove_background(
+    ink: np.ndarray, faint: float = 0.0, tile: int = 64, all_ink: bool = False
+) -> np.ndarray:
     """Background -> 0, ink core -> 1, with a threshold above the noise (H, W) float32.
 
     ``faint``: also drop ink fainter than this fraction of the ink's contrast (for JPEG).
+    ``all_ink``: if no background is found, take the darkest pixel as the background (a tiny
+    picture of a 1 cut tight, a stroke from edge to edge, shows no paper at all).
     """
     r = ink - _background_map(ink, tile)
     med, noise = _level_and_noise(r)
@@ -592,16 +597,26 @@ def _remove_background(ink: np.ndarray, faint: float = 0.0, tile: int = 64) -> n
         # the noise far more than the ink (a small picture would lose its strokes)
         r = ndimage.gaussian_filter(r, sigma=1.0)
         med, noise = _level_and_noise(r)
-    threshold = med + max(4 * noise, MIN_INK)
-    above = r[r > threshold]
-    if above.size == 0:
+    found = _ink_range(r, med, noise)
+    if found is None and all_ink:
+        med, found = float(r.min()), _ink_range(r, float(r.min()), 0.0)
+    if found is None:
         raise InputError(_BLANK)
-    peak = float(np.percentile(above, 90))  # the ink's core brightness
-    if peak - med < max(MIN_CONTRAST, 6 * noise):
-        raise InputError(_BLANK)
+    threshold, peak = found
     # JPEG ringing grows with the ink's contrast: for lossy files drop the faintest part.
     threshold = max(threshold, med + faint * (peak - med))
     return np.clip((r - threshold) / (peak - threshold), 0, 1).astype(np.float32)
+
+
+def _ink_range(r: np.ndarray, med: float, noise: float) -> tuple[float, float] | None:
+    """(threshold, the ink's core level) above a background at ``med``, or None if no ink
+    stands out of the noise."""
+    threshold = med + max(4 * noise, MIN_INK)
+    above = r[r > threshold]
+    if above.size == 0:
+        return None
+    peak = float(np.percentile(above, 90))
+    return (threshold, peak) if peak - med >= max(MIN_CONTRAST, 6 * noise) else None
 
 
 def _keep_main_strokes(ink: np.ndarray) -> np.ndarray:

@@ -509,7 +509,8 @@ def _ink_bright(gray: np.ndarray) -> tuple[np.ndarray, bool]:
 def _background_map(ink: np.ndarray, tile: int = 64) -> np.ndarray:
     """Estimate the background level everywhere (H, W), following uneven lighting.
 
-    Cut the image into tiles of at least 64 px (up to 8 x 8) and take a low percentile in each
+    Cut the image into tiles of at least ``tile`` px (up to 8 x 8; an enlarged picture passes
+    64 px of the original, so it has one level) and take a low percentile in each
     (the paper: ink covers only part of a tile). Light changes slowly across a page, so fit a
     smooth surface to those levels (a quadratic, or a plane for few tiles), leaving out tiles
     that lie well above it (mostly ink), and evaluate it at every pixel.

@@ -9,6 +9,8 @@ Rows:
 - MNIST: the first ``--n`` MNIST test digits cropped to their ink's bounding box plus a margin
   of 0, 1 or 2 px of background (at 28 x 28 scale), enlarged 1x, 2x or 6x (bilinear), bright
   ink on dark ("light ink") or inverted ("dark ink");
+- MNIST low resolution: the same digits cut tight (no margin) and area-averaged so their longer
+  side is 8, 12 or 16 px (a low-resolution scan; 16 px is about USPS's size);
 - sklearn: scikit-learn's bundled 8 x 8 digits (1,797 digits by 43 writers, values 0..16, the
   digit fills the frame; ``--n`` of them, spread over the whole set), as stored (8 x 8), and
   upsampled to 16 x 16 and 32 x 32 (bicubic), plus 32 x 32 binary bitmaps (the bicubic 32 x 32
@@ -65,6 +67,14 @@ def enlarge(img: np.ndarray, scale: int, resample=Image.Resampling.BILINEAR) -> 
         return img
     h, w = img.shape
     return np.asarray(Image.fromarray(img).resize((w * scale, h * scale), resample))
+
+
+def shrink(img: np.ndarray, side: int) -> np.ndarray:
+    """Area-average (box filter) so the longer side is ``side`` px, keeping the aspect ratio."""
+    h, w = img.shape
+    scale = side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(img).resize(size, Image.Resampling.BOX))
 
 
 def sklearn_sets(n: int):
@@ -126,6 +136,12 @@ def main(argv=None) -> None:
                 count, refused, right = score(pre, model, images, y)
                 row = f"| MNIST tight crop | {margin} px | {scale}x | {ink} |"
                 print(f"{row} {count} | {refused} | {right:.1f} |", flush=True)
+    for side in (8, 12, 16):
+        crops = [shrink(tight_crop(d, 0), side) for d in x]
+        for ink, images in (("light", crops), ("dark", [255 - c for c in crops])):
+            count, refused, right = score(pre, model, images, y)
+            row = f"| MNIST low resolution | 0 px | {side} px | {ink} |"
+            print(f"{row} {count} | {refused} | {right:.1f} |", flush=True)
     sets = sklearn_sets(args.n)
     if sets is None:
         print("\nsklearn rows skipped: scikit-learn is not installed.")

@@ -8,7 +8,8 @@ for anything a user gives it:
 
 1. read the input (PIL image, file bytes, uploaded file, or NumPy array), respecting the
    EXIF orientation of photos and taking the first frame of an animation;
-2. fill transparent areas and convert to grayscale (float, 0 = black, 1 = white);
+2. fill transparent areas and convert to grayscale (float, 0 = black, 1 = white), and
+   enlarge a small picture smoothly so a stroke one blurred pixel wide becomes a real stroke;
 3. make the ink bright: dark ink on light paper is inverted;
 4. remove the background (measured along the edges and from below, so a digit that fills
    its frame is fine): uneven lighting and paper noise become 0, the ink is stretched to 1;
@@ -55,6 +56,8 @@ WORK_SIZE = 1024  # longer side the input is reduced to before any heavy step
 MIN_CONTRAST = 0.04  # ink must differ from the background by ~10 grey levels out of 255
 MIN_INK = 2.5 / 255  # residual below this (on a noise-free background) is not ink
 BORDER = 0.03  # the background is measured along the edges, this fraction of the side deep
+SMALL = SIZE  # pictures smaller than MNIST's own are enlarged smoothly ...
+ENLARGED = 128  # ... by a whole factor, to a longer side of at least this
 BLUR_MIN = 64  # noisy pictures at least this many pixels high and wide are smoothed a little
 FAINT = 0.05  # ... nor, in JPEG/WebP files, anything under this fraction of the ink's contrast
 MIN_STROKE = 1.0  # strokes thinner than this (pixels, in the 20 px box) get thickened ...
@@ -109,9 +112,11 @@ def to_mnist(image, return_steps: bool = False):
 def describe_steps(image) -> list[Step]:
     """The intermediate images of :func:`to_mnist`, in order, each with a one-sentence note.
 
-    Titles: "Grayscale" (H, W), "Ink bright on dark" (H, W), "Background removed" (H, W),
-    "Cropped to the ink" (h, w), "Scaled to 20 pixels" (<= 20, <= 20) and "Centred in 28 x 28"
-    (28, 28). H, W are at most 1024 (large inputs are reduced first). All float32 in [0, 1].
+    Titles: "Grayscale" (H, W), "Enlarged smoothly" (only when the longer side is under 28 px:
+    H and W become k H and k W, k >= 128 / max(H, W)), "Ink bright on dark", "Background
+    removed" (both H, W), "Cropped to the ink" (h, w), "Scaled to 20 pixels" (<= 20, <= 20) and
+    "Centred in 28 x 28" (28, 28). H, W are at most 1024 (large inputs are reduced first). All
+    float32 in [0, 1].
     """
     return _run_safely(image)
 
@@ -158,6 +163,16 @@ def _run(image) -> list[Step]:
     gray, fill_note = _composite(gray, alpha)
     steps = [Step("Grayscale", gray, fill_note)]
 
+    factor = -(-ENLARGED // max(gray.shape)) if max(gray.shape) < SMALL else 1  # ceiling
+    if factor > 1:
+        h, w = gray.shape
+        gray = _enlarge(gray, factor)
+        note = (
+            f"A small picture ({h} x {w}) was enlarged {factor} times with smooth "
+            "interpolation so its strokes can be measured."
+        )
+        steps.append(Step("Enlarged smoothly", gray, note))
+
     ink, inverted = _ink_bright(gray)
     note = (
         "Dark ink on light paper, so the image was inverted to make the ink bright."
@@ -166,7 +181,9 @@ def _run(image) -> list[Step]:
     )
     steps.append(Step("Ink bright on dark", ink, note))
 
-    clean = _keep_main_strokes(_remove_background(ink, faint=FAINT if lossy else 0.0))
+    narrow = factor > 1 and 4 * min(gray.shape) <= max(gray.shape)  # a tiny 1 cut tight
+    clean = _remove_background(ink, FAINT if lossy else 0.0, tile=64 * factor, all_ink=narrow)
+    clean = _keep_main_strokes(clean)
     steps.append(
         Step(
             "Background removed",
@@ -435,6 +452,16 @@ def _composite(gray: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray, 
     return np.clip(out, 0, 1).astype(np.float32), note
 
 
+def _enlarge(gray: np.ndarray, factor: int) -> np.ndarray:
+    """Enlarge ``factor`` times (bicubic): a blurred one-pixel stroke becomes a smooth ridge
+    a few pixels wide whose background and core can be told apart."""
+    h, w = gray.shape
+    big = Image.fromarray(gray.astype(np.float32)).resize(
+        (w * factor, h * factor), Image.Resampling.BICUBIC
+    )
+    return np.clip(np.asarray(big, dtype=np.float32), 0, 1)
+
+
 # ---------------------------------------------------------------------------------------------
 # 3. Ink bright on dark
 # ---------------------------------------------------------------------------------------------
@@ -479,16 +506,17 @@ def _ink_bright(gray: np.ndarray) -> tuple[np.ndarray, bool]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _background_map(ink: np.ndarray) -> np.ndarray:
+def _background_map(ink: np.ndarray, tile: int = 64) -> np.ndarray:
     """Estimate the background level everywhere (H, W), following uneven lighting.
 
-    Cut the image into tiles of at least 64 px (up to 8 x 8) and take a low percentile in each
+    Cut the image into tiles of at least ``tile`` px (up to 8 x 8; an enlarged picture passes
+    64 px of the original, so it has one level) and take a low percentile in each
     (the paper: ink covers only part of a tile). Light changes slowly across a page, so fit a
     smooth surface to those levels (a quadratic, or a plane for few tiles), leaving out tiles
     that lie well above it (mostly ink), and evaluate it at every pixel.
     """
     h, w = ink.shape
-    ny, nx = int(np.clip(h // 64, 1, 8)), int(np.clip(w // 64, 1, 8))
+    ny, nx = int(np.clip(h // tile, 1, 8)), int(np.clip(w // tile, 1, 8))
     if ny * nx == 1:
         return np.full(ink.shape, np.percentile(ink, 10), np.float32)
     row_tiles = np.array_split(np.arange(h), ny)
@@ -555,27 +583,41 @@ def _pixel_noise(r: np.ndarray) -> float:
     return min((float(np.median(d)) / 0.954 for d in diffs), default=0.0)
 
 
-def _remove_background(ink: np.ndarray, faint: float = 0.0) -> np.ndarray:
+def _remove_background(
+    ink: np.ndarray, faint: float = 0.0, tile: int = 64, all_ink: bool = False
+) -> np.ndarray:
     """Background -> 0, ink core -> 1, with a threshold above the noise (H, W) float32.
 
     ``faint``: also drop ink fainter than this fraction of the ink's contrast (for JPEG).
+    ``all_ink``: if no background is found, take the darkest pixel as the background (a tiny
+    picture of a 1 cut tight, a stroke from edge to edge, shows no paper at all).
     """
-    r = ink - _background_map(ink)
+    r = ink - _background_map(ink, tile)
     med, noise = _level_and_noise(r)
     if noise > 2 / 255 and min(r.shape) >= BLUR_MIN:  # a noisy photo: a light blur lowers
         # the noise far more than the ink (a small picture would lose its strokes)
         r = ndimage.gaussian_filter(r, sigma=1.0)
         med, noise = _level_and_noise(r)
-    threshold = med + max(4 * noise, MIN_INK)
-    above = r[r > threshold]
-    if above.size == 0:
+    found = _ink_range(r, med, noise)
+    if found is None and all_ink:
+        med, found = float(r.min()), _ink_range(r, float(r.min()), 0.0)
+    if found is None:
         raise InputError(_BLANK)
-    peak = float(np.percentile(above, 90))  # the ink's core brightness
-    if peak - med < max(MIN_CONTRAST, 6 * noise):
-        raise InputError(_BLANK)
+    threshold, peak = found
     # JPEG ringing grows with the ink's contrast: for lossy files drop the faintest part.
     threshold = max(threshold, med + faint * (peak - med))
     return np.clip((r - threshold) / (peak - threshold), 0, 1).astype(np.float32)
+
+
+def _ink_range(r: np.ndarray, med: float, noise: float) -> tuple[float, float] | None:
+    """(threshold, the ink's core level) above a background at ``med``, or None if no ink
+    stands out of the noise."""
+    threshold = med + max(4 * noise, MIN_INK)
+    above = r[r > threshold]
+    if above.size == 0:
+        return None
+    peak = float(np.percentile(above, 90))
+    return (threshold, peak) if peak - med >= max(MIN_CONTRAST, 6 * noise) else None
 
 
 def _keep_main_strokes(ink: np.ndarray) -> np.ndarray:

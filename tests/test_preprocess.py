@@ -763,17 +763,82 @@ def test_margin_does_not_change_the_prediction(strong, well_read, data):
     assert len(preds) == 1, preds
 
 
-@pytest.mark.parametrize("side, most_refused, least_right", [(16, 0, 0.95), (8, 0.15, 0.75)])
-def test_low_resolution_digits_that_fill_the_frame(strong, side, most_refused, least_right):
-    """MNIST digits cut tight and area-averaged so their longer side is 16 or 8 px, as a low
-    resolution scan would give them. Measured (first 300 test digits): at 16 px none refused
-    and 99% read right; at 8 px, where a stroke is about one pixel wide and blurred, 8% refused
-    and 86% right. The limits leave a margin of a few points for other numeric libraries."""
+def shrunk(img: np.ndarray, side: int) -> np.ndarray:
+    """Area-averaged (as a low-resolution scanner would) so the longer side is ``side`` px."""
+    return resized(img, side / max(img.shape), Image.Resampling.BOX)
+
+
+# Measured on the first 300 test digits: 95.0% right at 8 px, 98.7% at 12 px, 99.3% at 16 px
+# (before tiny pictures were enlarged: 8% refused and 86% right at 8 px). The limits leave a
+# margin of a few points for other numeric libraries.
+@pytest.mark.parametrize("side, least_right", [(16, 0.96), (12, 0.95), (8, 0.92)])
+def test_low_resolution_digits_that_fill_the_frame(strong, side, least_right):
+    """MNIST digits cut tight and area-averaged so their longer side is 16, 12 or 8 px, as a
+    low-resolution scan would give them (at 8 px a stroke is about one blurred pixel wide):
+    none refused, and nearly all read right by the strong model."""
     (_, _), (x_test, y_test) = mnist.load_data_shared()
-    images = []
-    for d in x_test[:300]:
-        crop = tight(d)
-        images.append(resized(crop, side / max(crop.shape), Image.Resampling.BOX))
-    refused, preds = read_all(strong, images)
-    assert refused <= most_refused * len(images)
+    refused, preds = read_all(strong, [shrunk(tight(d), side) for d in x_test[:300]])
+    assert refused == 0
     assert np.mean(preds == y_test[:300]) >= least_right
+
+
+@pytest.mark.parametrize("side", [8, 16])
+def test_other_writers_at_low_resolution(strong, side):
+    """scikit-learn's 8 x 8 digits (43 other writers, the digit fills the frame), as stored
+    and enlarged to 16 x 16 (bicubic, about USPS's size). Measured on 300 of them spread over
+    the set: none refused, 96.0% (8 x 8) and 95.0% (16 x 16) right."""
+    datasets = pytest.importorskip("sklearn.datasets")
+    data = datasets.load_digits()
+    pick = np.linspace(0, len(data.images) - 1, 300).round().astype(int)
+    small = np.clip(data.images[pick] * 255 / 16, 0, 255).round().astype(np.uint8)
+    images = [resized(d, side / 8, Image.Resampling.BICUBIC) for d in small]
+    refused, preds = read_all(strong, images)
+    assert refused == 0
+    assert np.mean(preds == data.target[pick]) >= 0.92
+
+
+def test_tiny_pictures_are_enlarged_first(digits):
+    """A tiny picture gets the step "Enlarged smoothly" right after "Grayscale"; a 280 x 280
+    canvas and MNIST's own 28 x 28 do not."""
+    x, _ = digits
+    steps = describe_steps(shrunk(tight(x[3]), 8))
+    assert [s.title for s in steps][:3] == ["Grayscale", "Enlarged smoothly", "Ink bright on dark"]
+    h, w = steps[0].image.shape
+    k = steps[1].image.shape[0] // h
+    assert k >= 2 and steps[1].image.shape == (k * h, k * w) and max(k * h, k * w) >= 128
+    assert f"enlarged {k} times" in steps[1].note
+    assert_one_sentence(steps[1].note)
+    assert steps[2].image.shape == steps[1].image.shape
+    for image in (make_canvas(x[3]), x[3]):
+        assert "Enlarged smoothly" not in [s.title for s in describe_steps(image)]
+
+
+def noise_image(kind: str, side: int, seed: int) -> np.ndarray:
+    """Pure noise, uint8 (side, side): as in bench/preprocess_noise.py."""
+    rng = np.random.default_rng(seed)
+    if kind == "uniform":
+        return rng.integers(0, 256, (side, side), dtype=np.uint8)
+    if kind == "blobs":  # uniform noise at 1/6 of the size, enlarged: soft blobs
+        small = rng.integers(0, 256, (max(1, side // 6),) * 2, dtype=np.uint8)
+        return np.asarray(Image.fromarray(small).resize((side, side), Image.Resampling.BICUBIC))
+    smooth = ndimage.gaussian_filter(rng.normal(size=(side, side)), sigma=side / 8)
+    return ((smooth - smooth.min()) / np.ptp(smooth) * 255).round().astype(np.uint8)
+
+
+# How many of the 80 noise pictures (10 seeds x 8 sizes) each kind may still get through:
+# measured as below (blobs a few pixels across, enlarged smoothly, are indistinguishable
+# from a blurred blot of ink; see bench/preprocess_noise.py). The limits leave a small margin.
+MEASURED_NOISE = {"uniform": 1, "blobs": 29, "gaussian": 20}
+
+
+@pytest.mark.parametrize("kind", ["uniform", "blobs", "gaussian"])
+def test_pure_noise_is_mostly_refused(kind):
+    accepted = 0
+    for side in (8, 12, 16, 20, 28, 64, 128, 600):
+        for seed in range(10):
+            try:
+                to_mnist(noise_image(kind, side, seed))
+                accepted += 1
+            except InputError as exc:
+                assert_one_sentence(str(exc))
+    assert accepted <= MEASURED_NOISE[kind] + 3

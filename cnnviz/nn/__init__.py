@@ -25,7 +25,7 @@ from cnnviz.nn.layers import (
 )
 from cnnviz.nn.model import Sequential, as_batch
 from cnnviz.nn.optimizers import SGD, Adam, Optimizer
-from cnnviz.nn.presets import bundled_models, strong_model, tutorial_model
+from cnnviz.nn.recipes import bundled_models, strong_model, tutorial_model
 from cnnviz.nn.scaled import ScaledImages, ShiftedImages
 from cnnviz.nn.threads import set_blas_threads
 

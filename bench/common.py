@@ -47,8 +47,12 @@ if str(ROOT) not in sys.path:  # `python bench/x.py` puts bench/ (not the root) 
 os.environ["KERAS_BACKEND"] = "torch"
 
 from cnnviz.data import mnist  # noqa: E402
-from cnnviz.nn import SGD, Adam  # noqa: E402
-from cnnviz.nn.presets import strong_model, tutorial_model  # noqa: E402
+from cnnviz.nn.recipes import (  # noqa: E402
+    DEFAULT_FILTERS,
+    TrainingConfig,
+    build_model,
+    scale_images,  # noqa: E402
+)
 
 EPOCH = 60_000  # images in one MNIST training epoch
 CORES = os.cpu_count() or 1
@@ -69,7 +73,7 @@ def load_mnist(n: int, offset: int = 0, split: str = "train"):
     if offset + n > len(xs):
         raise SystemExit(f"MNIST {split} has {len(xs)} images; asked for {offset + n}.")
     xu8 = np.asarray(xs[offset : offset + n])
-    x = (xu8.astype(np.float32) / np.float32(255.0) - np.float32(0.5))[..., None]
+    x = scale_images(xu8)
     y = np.asarray(ys[offset : offset + n]).astype(np.int64)
     return xu8, np.ascontiguousarray(x), y
 
@@ -124,12 +128,16 @@ def keras_missing_reason() -> str:
 
 def build_cnnviz(model: str = "tutorial", seed: int = 0, optimizer: str | None = None, lr=None):
     """The cnnviz network, compiled. tutorial: SGD(0.01); strong: Adam(0.001) unless given."""
-    net = {"tutorial": tutorial_model, "strong": strong_model}[model](seed=seed)
     optimizer = optimizer or ("sgd" if model == "tutorial" else "adam")
     lr = lr if lr is not None else (0.01 if optimizer == "sgd" else 0.001)
-    opt = SGD(learning_rate=lr) if optimizer == "sgd" else Adam(learning_rate=lr)
-    net.compile(opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return net
+    recipe = TrainingConfig(
+        architecture=model,
+        filters=DEFAULT_FILTERS[model],
+        optimizer=optimizer,
+        learning_rate=lr,
+        seed=seed,
+    )
+    return build_model(recipe)
 
 
 def check_same_weights(a, b) -> None:

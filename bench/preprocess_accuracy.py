@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from cnnviz.data import mnist  # noqa: E402
 from cnnviz.errors import InputError  # noqa: E402
 from cnnviz.nn import load_model  # noqa: E402
-from cnnviz.nn.presets import MODELS_DIR  # noqa: E402
+from cnnviz.nn.recipes import MODELS_DIR  # noqa: E402
 
 
 def load_preprocess(path: str | None):

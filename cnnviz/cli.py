@@ -11,6 +11,7 @@ per-epoch history as JSON.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -38,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int)
     t.add_argument("--lr", type=float, help="learning rate")
     t.add_argument("--optimizer", choices=["sgd", "adam"])
-    t.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0)")
+    t.add_argument("--momentum", type=float, help="SGD momentum (default 0)")
     t.add_argument("--filters", type=int, help="filters of the first conv layer")
     t.add_argument("--limit", type=int, help="train on the first N training images only")
     t.add_argument(
@@ -47,8 +48,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar="PIXELS",
         help="shift each training image by up to PIXELS at random (default 0)",
     )
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--dataset", default="MNIST", help="a dataset name from `python -m cnnviz info`")
+    t.add_argument("--seed", type=int, help="default 0")
+    t.add_argument("--dataset", help="a dataset name from `python -m cnnviz info` (default MNIST)")
     t.add_argument("--out", type=Path, help="save the trained model here (.npz)")
     t.add_argument("--log", type=Path, help="write the per-epoch history here (.json)")
     t.add_argument("--quiet", action="store_true", help="no epoch lines")
@@ -56,65 +57,69 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
-def settings(args: argparse.Namespace) -> dict:
-    """Merge a preset with explicit options (explicit options win)."""
-    from cnnviz.nn.presets import PRESETS
+# flag -> the recipe's field (TrainingConfig speaks Keras: learning_rate, not lr)
+FLAGS = {
+    "model": "architecture",
+    "optimizer": "optimizer",
+    "lr": "learning_rate",
+    "momentum": "momentum",
+    "batch_size": "batch_size",
+    "epochs": "epochs",
+    "limit": "train_size",
+    "filters": "filters",
+    "augment": "augment",
+    "seed": "seed",
+    "dataset": "dataset",
+}
 
-    cfg = dict(
-        model="tutorial", optimizer="sgd", lr=0.01, batch_size=32, epochs=5, limit=None, augment=0
-    )
-    if args.preset:
-        cfg.update(PRESETS[args.preset])
-    for key in ("model", "optimizer", "lr", "batch_size", "epochs", "limit", "filters", "augment"):
-        value = getattr(args, key, None)
-        if value is not None:
-            cfg[key] = value
-    cfg.setdefault("filters", None)
-    cfg["momentum"] = args.momentum
-    return cfg
+
+def settings(args: argparse.Namespace):
+    """The recipe: ``--preset`` (or the command line's default) with the flags given on top."""
+    from cnnviz.nn.recipes import COMMAND_LINE_DEFAULT, DEFAULT_FILTERS, PRESETS
+
+    recipe = PRESETS[args.preset] if args.preset else COMMAND_LINE_DEFAULT
+    changes = {
+        field: getattr(args, flag)
+        for flag, field in FLAGS.items()
+        if getattr(args, flag, None) is not None
+    }
+    architecture = changes.get("architecture", recipe.architecture)
+    if architecture != recipe.architecture and "filters" not in changes:
+        changes["filters"] = DEFAULT_FILTERS[architecture]
+    return dataclasses.replace(recipe, **changes)
 
 
 def train(args: argparse.Namespace) -> int:
     from cnnviz.data import load_dataset
-    from cnnviz.nn import ScaledImages, ShiftedImages
-    from cnnviz.nn.presets import build, make_optimizer
+    from cnnviz.nn.recipes import build_model, scale_images, take_subset, training_images
 
-    cfg = settings(args)
-    if cfg["epochs"] < 1 or cfg["batch_size"] < 1:
-        raise InputError("--epochs and --batch-size must be at least 1.")
-    (x_train, y_train), (x_test, y_test) = load_dataset(args.dataset)
-    if cfg["limit"]:
-        x_train, y_train = x_train[: cfg["limit"]], y_train[: cfg["limit"]]
-    model = build(cfg["model"], cfg["filters"], seed=args.seed)
-    model.compile(
-        make_optimizer(cfg["optimizer"], cfg["lr"], cfg["momentum"]),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    recipe = settings(args)
+    recipe.check()
+    (x_train, y_train), (x_test, y_test) = load_dataset(recipe.dataset)
+    x_train, y_train = take_subset(x_train, y_train, recipe.train_size)  # the first ones
+    x_test, y_test = take_subset(x_test, y_test, recipe.test_size)
+    model = build_model(recipe)
     if not args.quiet:
         model.summary()
-        print(f"Training on {len(x_train)} images of {args.dataset}: {cfg}", flush=True)
+        print(f"Training on {len(x_train)} images of {recipe.dataset}: {recipe}", flush=True)
     t0 = time.perf_counter()
-    if cfg["augment"]:
-        train_images = ShiftedImages(x_train, cfg["augment"], seed=args.seed)
-    else:
-        train_images = ScaledImages(x_train)
+    test_images = scale_images(x_test)
     history = model.fit(
-        train_images,
+        training_images(x_train, recipe),
         y_train,
-        batch_size=cfg["batch_size"],
-        epochs=cfg["epochs"],
-        validation_data=(ScaledImages(x_test), y_test),
+        batch_size=recipe.batch_size,
+        epochs=recipe.epochs,
+        validation_data=(test_images, y_test),
         verbose=0 if args.quiet else 1,
-        seed=args.seed,
+        seed=recipe.seed,
     )
     seconds = time.perf_counter() - t0
-    loss, acc = model.evaluate(ScaledImages(x_test), y_test)
+    loss, acc = model.evaluate(test_images, y_test)
     print(f"Test accuracy: {acc:.4f} (loss {loss:.4f}) after {seconds:.1f} s", flush=True)
     model.metadata = {
-        "dataset": args.dataset,
-        "settings": cfg,
-        "seed": args.seed,
+        "dataset": recipe.dataset,
+        "settings": dataclasses.asdict(recipe),
+        "seed": recipe.seed,
         "command": "python -m cnnviz " + " ".join(sys.argv[1:]),
         "test_accuracy": acc,
         "test_loss": loss,

@@ -46,7 +46,8 @@ from PIL import Image
 
 from cnnviz import nn
 from cnnviz.data import mnist
-from cnnviz.training import PRESETS, TrainingWorker
+from cnnviz.nn.recipes import PRESETS
+from cnnviz.training import TrainingWorker
 from scripts.app_server import CHROMIUM, CHROMIUM_ARGS, answers, free_port
 from tests.conftest import ARTIFACTS, skip_or_fail
 
@@ -516,7 +517,7 @@ def check_crowd(records, expected, bundled_says, x_test) -> dict:
     # its own model (not the bundled one, not another trainer's) made its last prediction.
     headless, own = {}, {}
     for user in range(TRAINERS):
-        worker = TrainingWorker(dataclasses.replace(PRESETS["Quick demo"], seed=user + 1))
+        worker = TrainingWorker(dataclasses.replace(PRESETS["quick demo"], seed=user + 1))
         worker.start()
         assert worker.join(300)
         headless[user] = f"{worker.snapshot().result.test_accuracy:.2%}"

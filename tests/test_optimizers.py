@@ -141,8 +141,8 @@ def test_sgd_momentum_is_validated():
 
 
 def test_the_cli_passes_momentum_to_sgd():
-    from cnnviz.nn.presets import make_optimizer
+    from cnnviz.nn.recipes import TrainingConfig, make_optimizer
 
-    opt = make_optimizer("sgd", 0.05, momentum=0.9)
+    opt = make_optimizer(TrainingConfig(optimizer="sgd", learning_rate=0.05, momentum=0.9))
     assert isinstance(opt, optimizers_mod.SGD)
     assert (opt.learning_rate, opt.momentum) == (0.05, 0.9)

@@ -684,7 +684,7 @@ def test_fuzz_random_pil_images(height, width, seed, mode):
 @pytest.fixture(scope="module")
 def strong():
     from cnnviz.nn import load_model
-    from cnnviz.nn.presets import MODELS_DIR
+    from cnnviz.nn.recipes import MODELS_DIR
 
     return load_model(MODELS_DIR / "strong.npz")
 

@@ -20,7 +20,8 @@ import pytest
 
 from cnnviz.data import mnist
 from cnnviz.errors import InputError
-from cnnviz.training import TrainingConfig, TrainingWorker, confusion_matrix
+from cnnviz.nn.inspect import confusion_matrix
+from cnnviz.training import TrainingConfig, TrainingWorker
 
 N_TRAIN, N_TEST, BATCH = 256, 64, 32
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnnviz.nn.callbacks import Callback, History, LambdaCallback
+from cnnviz.nn.callbacks import Callback, History, ProgbarLogger
 from cnnviz.nn.io import load_model, save_model, to_bytes
 from cnnviz.nn.layers import (
     AveragePooling2D,
@@ -23,9 +23,9 @@ from cnnviz.nn.layers import (
     ReLU,
     softmax,
 )
-from cnnviz.nn.model import Sequential, as_batch, set_random_seed
+from cnnviz.nn.model import Sequential, as_batch
 from cnnviz.nn.optimizers import SGD, Adam, Optimizer
-from cnnviz.nn.presets import bundled_models, strong_model, tutorial_model
+from cnnviz.nn.recipes import bundled_models, strong_model, tutorial_model
 from cnnviz.nn.scaled import ScaledImages, ShiftedImages
 from cnnviz.nn.threads import set_blas_threads
 
@@ -47,10 +47,10 @@ __all__ = [
     "Dense",
     "Flatten",
     "History",
-    "LambdaCallback",
     "Layer",
     "MaxPooling2D",
     "Optimizer",
+    "ProgbarLogger",
     "ReLU",
     "SGD",
     "ScaledImages",
@@ -61,7 +61,6 @@ __all__ = [
     "load_model",
     "save_model",
     "set_blas_threads",
-    "set_random_seed",
     "softmax",
     "strong_model",
     "to_bytes",

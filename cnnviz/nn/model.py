@@ -13,23 +13,16 @@ optimizer step that updates the parameters in place.
 from __future__ import annotations
 
 import math
-import sys
 import time
 
 import numpy as np
 
 from cnnviz.errors import InputError
 from cnnviz.nn import losses, optimizers
-from cnnviz.nn.callbacks import Callback, History
+from cnnviz.nn.callbacks import Callback, History, ProgbarLogger, takes_batches
 from cnnviz.nn.layers import F32, Layer
+from cnnviz.nn.metrics import accuracy, count_correct
 from cnnviz.nn.threads import blas_limit
-
-_GLOBAL_SEED: list[int | None] = [None]
-
-
-def set_random_seed(seed: int | None) -> None:
-    """Make models built afterwards (and their shuffling) reproducible, like keras.utils's."""
-    _GLOBAL_SEED[0] = seed
 
 
 def as_batch(x) -> np.ndarray:
@@ -73,12 +66,13 @@ class Sequential:
     ):
         self.name = name
         self.layers: list[Layer] = []
-        self.seed = _GLOBAL_SEED[0] if seed is None else seed
+        self.seed = seed
         self.rng = np.random.default_rng(self.seed)
         self.optimizer = None
         self.loss = "categorical_crossentropy"
         self.metrics = ["accuracy"]
         self.stop_training = False
+        self._good_weights: list[np.ndarray] | None = None  # during fit: the last finite ones
         self.built = False
         self.metadata: dict = {}
         for layer in layers or []:
@@ -217,16 +211,10 @@ class Sequential:
         """One training step on a batch; returns (loss, accuracy) measured before the update."""
         with blas_limit():
             loss = self.compute_gradients(x, y)
-            acc = self._batch_accuracy(self.layers[-1].output, y)
+            acc = accuracy(self.layers[-1].output, as_labels(y))
             if np.isfinite(loss):
                 self.apply_gradients()
         return loss, acc
-
-    @staticmethod
-    def _batch_accuracy(probs: np.ndarray, y) -> float:
-        target = as_labels(y)
-        labels = target if target.ndim == 1 else target.argmax(axis=1)
-        return float((probs.argmax(axis=1) == labels).mean())
 
     # --- fit / evaluate / predict ------------------------------------------------------------
     def fit(
@@ -246,9 +234,52 @@ class Sequential:
 
         x: images (N, H, W) or (N, H, W, C), any numeric dtype or an indexable that yields them
         (each batch becomes float32 as it is taken); y: labels (N,) or one-hot (N, classes).
-        A loss that stops being finite stops training and restores the last weights that gave
-        a finite loss (``history.diverged``, ``history.message``).
+        verbose 1 or 2 prints Keras's epoch lines (a :class:`ProgbarLogger`). A loss that stops
+        being finite stops training and restores the last weights that gave a finite loss
+        (``history.diverged``, ``history.message``).
         """
+        batch_size, epochs = int(batch_size), int(epochs)
+        target = self._fit_targets(x, y, batch_size, epochs)
+        rng = np.random.default_rng(seed) if seed is not None else self.rng
+        self.history = history = History()
+        cbs = [history, *(callbacks or []), *([ProgbarLogger()] if verbose else [])]
+        params = {
+            "epochs": initial_epoch + epochs,
+            "steps": -(-len(x) // batch_size),
+            "samples": len(x),
+            "verbose": verbose,
+        }
+        for cb in cbs:
+            cb.set_model(self)
+            cb.set_params(params)
+        batch_cbs = [cb for cb in cbs if takes_batches(cb)]  # the others cost nothing per batch
+        self.stop_training = False
+        self._good_weights = self.get_weights()
+        for cb in cbs:
+            cb.on_train_begin({})
+        # numpy's overflow warnings are off: a diverging run is caught by its loss instead
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), blas_limit():
+            for epoch in range(initial_epoch, params["epochs"]):
+                for cb in cbs:
+                    cb.on_epoch_begin(epoch, {})
+                order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
+                logs = self._train_epoch(x, target, order, batch_size, epoch, batch_cbs)
+                if logs["samples"] == 0:
+                    break
+                if validation_data is not None and not history.diverged:
+                    logs["val_loss"], logs["val_accuracy"] = self.evaluate(*validation_data)
+                for cb in cbs:
+                    cb.on_epoch_end(epoch, logs)
+                if self.stop_training:
+                    history.stopped_early = not history.diverged
+                    break
+        self._good_weights = None
+        for cb in cbs:
+            cb.on_train_end({"diverged": history.diverged, "message": history.message})
+        return history
+
+    def _fit_targets(self, x, y, batch_size: int, epochs: int) -> np.ndarray:
+        """Check fit's arguments (InputError with one sentence); returns y as labels or rows."""
         if self.optimizer is None:
             raise InputError("Compile the model (choose an optimizer) before training it.")
         n = len(x)
@@ -256,100 +287,59 @@ class Sequential:
             raise InputError("There are no training images.")
         if len(y) != n:
             raise InputError(f"There are {n} images but {len(y)} labels.")
-        batch_size = int(batch_size)
-        epochs = int(epochs)
         if batch_size < 1:
             raise InputError("The batch size must be at least 1.")
         if epochs < 0:
             raise InputError("The number of epochs cannot be negative.")
         target = as_labels(y)
         self._ensure_built(as_batch(x[:1]))
-        target = as_labels(target, self.layers[-1].output_shape[0])
-        rng = np.random.default_rng(seed) if seed is not None else self.rng
-        history = History()
-        cbs = [history, *(callbacks or [])]
-        for cb in cbs:
-            cb.set_model(self)
-        batch_cbs = [
-            cb
-            for cb in cbs
-            if type(cb).on_batch_end is not Callback.on_batch_end or "on_batch_end" in vars(cb)
-        ]
-        self.stop_training = False
-        self.history = history
-        for cb in cbs:
-            cb.on_train_begin({})
-        # numpy's overflow warnings are off: a diverging run is caught by its loss instead
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"), blas_limit():
-            steps = -(-n // batch_size)
-            snapshot = self.get_weights()
-            for epoch in range(initial_epoch, initial_epoch + epochs):
-                for cb in cbs:
-                    cb.on_epoch_begin(epoch, {})
-                if verbose:
-                    print(f"Epoch {epoch + 1}/{initial_epoch + epochs}", flush=True)
-                order = rng.permutation(n) if shuffle else np.arange(n)
-                t0 = time.perf_counter()
-                loss_sum = seen = 0.0
-                correct = 0
-                bar = _ProgressBar(n, verbose)
-                for step, (xb, yb) in enumerate(_batches(x, target, order, batch_size)):
-                    loss = self._gradients(xb, yb)
-                    if not math.isfinite(loss):
-                        self.set_weights(snapshot)
-                        history.diverged = True
-                        history.message = (
-                            f"Training stopped at epoch {epoch + 1}, batch {step + 1}: the loss "
-                            f"became {loss}, so the last weights with a finite loss were restored; "
-                            "try a smaller learning rate."
-                        )
-                        self.stop_training = True
-                        break
-                    if step % 100 == 0:
-                        snapshot = self.get_weights()
-                    labels = yb if yb.ndim == 1 else yb.argmax(axis=1)
-                    predicted = self.layers[-1].output.argmax(axis=1)
-                    correct += int(np.count_nonzero(predicted == labels))
-                    m = len(yb)
-                    loss_sum += loss * m
-                    seen += m
-                    self.apply_gradients()
-                    if batch_cbs or bar.due():
-                        logs = {
-                            "loss": loss_sum / seen,
-                            "accuracy": correct / seen,
-                            "samples": int(seen),
-                            "seconds": time.perf_counter() - t0,
-                            "batch_loss": loss,
-                            "epoch": epoch,
-                        }
-                        bar.update(seen, logs)
-                        for cb in batch_cbs:
-                            cb.on_batch_end(step, logs)
-                    if self.stop_training:
-                        break
-                if seen == 0:
-                    break
+        return as_labels(target, self.layers[-1].output_shape[0])
+
+    def _train_epoch(self, x, target, order, batch_size: int, epoch: int, batch_cbs) -> dict:
+        """One pass over x[order] a batch at a time; returns the epoch's logs (running loss and
+        accuracy, "samples" seen, "seconds"). Stops early on model.stop_training or divergence."""
+        t0 = time.perf_counter()
+        loss_sum, seen, correct = 0.0, 0, 0
+        for step, (xb, yb) in enumerate(_batches(x, target, order, batch_size)):
+            loss = self._gradients(xb, yb)
+            if not math.isfinite(loss):
+                self._diverged(epoch, step, loss)
+                break
+            if step % 100 == 0:
+                self._good_weights = self.get_weights()
+            correct += count_correct(self.layers[-1].output, yb)
+            loss_sum += loss * len(yb)
+            seen += len(yb)
+            self.apply_gradients()
+            if batch_cbs:
                 logs = {
                     "loss": loss_sum / seen,
                     "accuracy": correct / seen,
-                    "samples": int(seen),
+                    "samples": seen,
                     "seconds": time.perf_counter() - t0,
+                    "batch_loss": loss,
+                    "epoch": epoch,
                 }
-                if validation_data is not None and not history.diverged:
-                    vl, va = self.evaluate(*validation_data, verbose=0)
-                    logs["val_loss"], logs["val_accuracy"] = vl, va
-                bar.finish(seen, logs, steps)
-                for cb in cbs:
-                    cb.on_epoch_end(epoch, logs)
-                if self.stop_training:
-                    history.stopped_early = not history.diverged
-                    break
-            if history.diverged and verbose:
-                print(history.message, flush=True)
-        for cb in cbs:
-            cb.on_train_end({"diverged": history.diverged})
-        return history
+                for cb in batch_cbs:
+                    cb.on_batch_end(step, logs)
+            if self.stop_training:
+                break
+        return {
+            "loss": loss_sum / max(seen, 1),
+            "accuracy": correct / max(seen, 1),
+            "samples": seen,
+            "seconds": time.perf_counter() - t0,
+        }
+
+    def _diverged(self, epoch: int, step: int, loss: float) -> None:
+        """The loss stopped being finite: restore the last good weights and stop training."""
+        self.set_weights(self._good_weights)
+        self.history.diverged = True
+        self.history.message = (
+            f"Training stopped at epoch {epoch + 1}, batch {step + 1}: the loss became {loss}, "
+            "so the last weights with a finite loss were restored; try a smaller learning rate."
+        )
+        self.stop_training = True
 
     def predict(self, x, batch_size: int = 256, verbose: int = 0) -> np.ndarray:
         """x (N, H, W[, C]) -> class probabilities (N, classes), float32."""
@@ -372,9 +362,8 @@ class Sequential:
                 probs = self.forward(x[i : i + batch_size])
                 t = target[i : i + batch_size]
                 loss, _ = self._loss_and_grad(probs, t)
-                labels = t if t.ndim == 1 else t.argmax(axis=1)
                 loss_sum += loss * len(t)
-                correct += float(np.count_nonzero(probs.argmax(axis=1) == labels))
+                correct += count_correct(probs, t)
         result = [loss_sum / n, correct / n]
         if verbose:
             print(f"loss: {result[0]:.4f} - accuracy: {result[1]:.4f}")
@@ -470,47 +459,3 @@ def _batches(x, target, order: np.ndarray, batch_size: int):
         xs, ys = as_batch(x[idx]), target[idx]
         for b in range(0, len(idx), batch_size):
             yield xs[b : b + batch_size], ys[b : b + batch_size]
-
-
-class _ProgressBar:
-    """Keras-style epoch line: ``60000/60000 [====] - 3s 50us/step - loss: ... - accuracy: ...``."""
-
-    def __init__(self, total: int, verbose: int):
-        self.total = total
-        self.verbose = verbose
-        self.live = verbose == 1 and sys.stdout.isatty()
-        self.next_time = 0.0
-
-    def due(self) -> bool:
-        if not self.live:
-            return False
-        now = time.perf_counter()
-        if now >= self.next_time:
-            self.next_time = now + 0.25
-            return True
-        return False
-
-    def _line(self, seen, logs) -> str:
-        done = int(30 * seen / self.total)
-        bar = "=" * max(done - 1, 0) + (">" if done < 30 else "=") + "." * (30 - done)
-        metrics = " - ".join(
-            f"{k}: {logs[k]:.4f}"
-            for k in ("loss", "accuracy", "val_loss", "val_accuracy")
-            if k in logs
-        )
-        return f"{int(seen)}/{self.total} [{bar}] - {metrics}"
-
-    def update(self, seen, logs) -> None:
-        if self.live:
-            sys.stdout.write("\r" + self._line(seen, logs))
-            sys.stdout.flush()
-
-    def finish(self, seen, logs, steps) -> None:
-        if not self.verbose:
-            return
-        secs = logs["seconds"]
-        per = secs / max(steps, 1)
-        per_s = f"{per * 1e3:.0f}ms/step" if per >= 1e-3 else f"{per * 1e6:.0f}us/step"
-        line = self._line(seen, logs).replace("] - ", f"] - {secs:.0f}s {per_s} - ", 1)
-        sys.stdout.write(("\r" if self.live else "") + line + "\n")
-        sys.stdout.flush()

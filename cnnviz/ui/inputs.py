@@ -18,6 +18,7 @@ import streamlit as st
 from PIL import Image, ImageOps
 
 from cnnviz import preprocess
+from cnnviz.data import load_dataset
 from cnnviz.errors import InputError
 from cnnviz.ui import state
 
@@ -29,9 +30,7 @@ NO_INPUT = "Draw a digit, upload an image or pick a random MNIST test digit to b
 @st.cache_resource(show_spinner="Loading the MNIST test set…")
 def mnist_test_set() -> tuple[np.ndarray, np.ndarray]:
     """The 10,000 MNIST test images (uint8 (10000, 28, 28)) and labels, once per process."""
-    from cnnviz.training import load_data
-
-    _, (x_test, y_test) = load_data("MNIST")  # shared with training runs, read once
+    _, (x_test, y_test) = load_dataset("MNIST")  # shared with training runs, read once
     return x_test, y_test
 
 

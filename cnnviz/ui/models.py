@@ -17,8 +17,11 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from cnnviz import nn, preprocess, training
+from cnnviz import nn, preprocess
+from cnnviz.data import load_dataset
 from cnnviz.errors import InputError
+from cnnviz.nn.inspect import feature_maps
+from cnnviz.nn.recipes import PRESETS, build_model, take_subset
 from cnnviz.ui import state
 
 SESSION_LABEL = "Trained in this session"
@@ -42,17 +45,19 @@ def load_bundled(path: str) -> nn.Sequential:
 
 @st.cache_resource(show_spinner="No bundled model found: training a small one (a few seconds)…")
 def quick_model() -> nn.Sequential:
-    """A tutorial network trained briefly on 5000 MNIST images, for when no model is bundled."""
-    (x_train, y_train), _ = training.load_data("MNIST")
-    model = nn.tutorial_model(seed=0)
-    model.compile(optimizer=nn.Adam(learning_rate=0.005), loss="sparse_categorical_crossentropy")
+    """A tutorial network trained with the "quick demo" recipe (a few seconds), for when no
+    model is bundled."""
+    recipe = PRESETS["quick demo"]
+    (x_train, y_train), _ = load_dataset(recipe.dataset)
+    x, y = take_subset(x_train, y_train, recipe.train_size, np.random.default_rng(recipe.seed))
+    model = build_model(recipe)
     model.fit(
-        nn.ScaledImages(x_train[:5000]),
-        y_train[:5000].astype(np.int64),
-        batch_size=32,
-        epochs=2,
+        nn.ScaledImages(x),
+        y.astype(np.int64),
+        batch_size=recipe.batch_size,
+        epochs=recipe.epochs,
         verbose=0,
-        seed=0,
+        seed=recipe.seed,
     )
     return model
 
@@ -190,7 +195,7 @@ def analyse(
     """
     x = preprocess.to_model_input(image)
     with FORWARD_LOCK, np.errstate(over="ignore", invalid="ignore"):  # checked just below
-        maps = training.feature_maps(model, x)
+        maps = feature_maps(model, x)
         probs = np.array(model.layers[-1].output[0], dtype=np.float64)
     if not np.all(np.isfinite(probs)):
         raise InputError(

@@ -26,3 +26,9 @@ TRAINER = "cnnviz.trainer"
 
 # The Train live page's last settings (a dict of its widget values), kept across page changes.
 TRAIN_SETTINGS = "cnnviz.train_settings"
+
+# The Train live page's widgets (their keys are also what its settings form restores), its last
+# error, and its figure cache.
+TRAIN_PRESET = "train_preset"  # a label of cnnviz.ui.train_settings.PRESET_LABELS, or "Custom"
+TRAIN_ERROR = "train_error"  # the InputError sentence of the last Start that failed
+TRAIN_FIGURES = "train_figures"  # the live view's slow figures and the snapshot they show

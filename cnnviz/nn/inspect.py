@@ -1,0 +1,42 @@
+"""Looking inside a model: each conv / pooling layer's feature maps, the first layer's
+filters, and a confusion matrix of its predictions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnnviz.nn.model import Sequential
+
+
+def feature_maps(model: Sequential, x: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """Run one image through ``model`` and return every conv / pooling layer's output.
+
+    x: (28, 28), (28, 28, 1) or (1, 28, 28, 1) float32, already scaled like the training data.
+    Returns [(layer name, output (H, W, C))] in layer order; the last layer's ``output`` then
+    holds the image's probabilities (1, classes).
+    """
+    x = np.asarray(x, dtype=np.float32)
+    x = x.reshape(1, x.shape[-3], x.shape[-2], 1) if x.ndim == 4 else x.reshape(1, *x.shape[:2], 1)
+    model.forward(x, training=False)
+    maps = []
+    for layer in model.layers:
+        out = getattr(layer, "output", None)
+        if out is not None and np.ndim(out) == 4:
+            maps.append((layer.name, np.array(out[0])))
+    return maps
+
+
+def first_conv_kernel(model: Sequential) -> np.ndarray | None:
+    """The first Conv2D layer's filters as (k, k, F) (input channel 0), or None."""
+    for layer in model.layers:
+        kernel = getattr(layer, "params", {}).get("kernel")
+        if kernel is not None and np.ndim(kernel) == 4:
+            return np.array(kernel[:, :, 0, :])
+    return None
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int = 10) -> np.ndarray:
+    """counts[i, j] = how many images of true class i were predicted as class j. int (C, C)."""
+    counts = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(counts, (np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)), 1)
+    return counts

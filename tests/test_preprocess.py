@@ -592,7 +592,7 @@ def test_the_catch_all_still_turns_a_bug_into_one_sentence(monkeypatch):
     def broken(ink):
         raise IndexError("a bug")
 
-    monkeypatch.setattr(preprocess, "_crop_to_ink", broken)
+    monkeypatch.setattr(preprocess, "crop_to_ink", broken)
     digit = np.zeros((40, 40), np.uint8)
     digit[10:30, 18:22] = 255
     with pytest.raises(InputError) as info:

@@ -371,11 +371,16 @@ def pool2d_backward(x, grad_out, size=2, mode="max"):
 def softmax(z, axis=-1):
     """exp(z) / sum(exp(z)) along ``axis``, computed as exp(z - max) so it never overflows.
 
-    z: any shape. Returns float64 of the same shape; each slice along ``axis`` sums to 1.
+    z: any shape, e.g. logits (K,) or a batch (N, K). Returns the same shape, float32 for
+    float32 input (the engine's Dense layers use this one) and float64 otherwise; each slice
+    along ``axis`` sums to 1.
     """
-    z = np.asarray(z, dtype=np.float64)
+    z = np.asarray(z)
+    if z.dtype != np.float32:
+        z = z.astype(np.float64)
     exp = np.exp(z - np.max(z, axis=axis, keepdims=True))
-    return exp / np.sum(exp, axis=axis, keepdims=True)
+    exp /= np.sum(exp, axis=axis, keepdims=True)
+    return exp
 
 
 def _check_label(label, n):

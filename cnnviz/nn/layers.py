@@ -15,9 +15,12 @@ uniform, zero bias) so results compare with the tutorial's Keras run.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from cnnviz.errors import InputError
+from cnnviz.ops import softmax
 
 F32 = np.float32
 
@@ -62,9 +65,28 @@ class Layer:
     def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         return self.forward(x, training)
 
+    def scratch(self) -> Layer:
+        """A throw-away copy for one look inside the model (``Sequential.trace``).
+
+        It shares this layer's weights as read-only views and keeps its own caches and
+        ``grads``, so a forward/backward on it leaves this layer exactly as it was.
+        """
+        clone = copy.copy(self)
+        clone.params = {k: _read_only(v) for k, v in self.params.items()}
+        clone.grads = {}
+        clone.output = clone.grad_output = clone.grad_input = None
+        clone.need_input_grad = True
+        return clone
+
     def __repr__(self) -> str:
         cfg = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
         return f"{self.kind}({cfg})"
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 def _relu_forward(z: np.ndarray) -> np.ndarray:
@@ -300,6 +322,11 @@ class MaxPooling2D(_Pooling2D):
         self.winners = None  # flat input index of each output element's maximum
         self._index_tables: dict[int, list[np.ndarray]] = {}  # see _column_indices
 
+    def scratch(self) -> MaxPooling2D:
+        clone = super().scratch()
+        clone._index_tables = {}  # its own cache: the shared one is never written
+        return clone
+
     def _views(self, x: np.ndarray) -> list[np.ndarray]:
         """The p*p strided views x[:, i::p, j::p] (cropped to whole windows), row-major."""
         ho, wo, _ = self.output_shape
@@ -451,13 +478,6 @@ class ReLU(Layer):
         return self.grad_input
 
 
-def softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of logits (N, K), shifted by the row maximum so exp never overflows."""
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    e /= e.sum(axis=1, keepdims=True)
-    return e
-
-
 class Dense(Layer):
     """Fully-connected layer: x (N, D) -> z = x @ kernel + bias (N, units) -> activation(z).
 
@@ -484,6 +504,7 @@ class Dense(Layer):
         self.activation = None if activation == "linear" else activation
         self.use_bias = bool(use_bias)
         self.logits = None
+        self.grad_logits = None
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         if len(input_shape) != 1:

@@ -11,12 +11,12 @@ the tutorial; this module only arranges the numbers the pages show:
 - parameter counts for fully-connected, locally connected and convolutional layers;
 - the translation demo (shift a digit, the feature maps shift with it);
 - a pooling backward pass with a chosen upstream gradient;
-- one training step of a model dissected layer by layer, on a COPY of the model.
+- one training step of a model dissected layer by layer (``model.trace``: the model is not
+  touched).
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -330,8 +330,10 @@ def upstream_gradient(shape, kind: str = "ones", seed: int = 0) -> np.ndarray:
 class LayerStep:
     """One layer during the dissected step (batch axis removed).
 
-    name, kind: e.g. "conv2d", "Conv2D". output: its forward output. grad_output: dL/d output.
-    grad_input: dL/d input (None for the first layer). params / grads: name -> array.
+    name, kind: e.g. "conv2d", "Conv2D". input, output: what it received and gave back.
+    grad_output: dL/d output (None for a softmax Dense, whose gradient is taken at its logits).
+    grad_input: dL/d input (for the first layer: how each pixel moves the loss).
+    params / grads: name -> array.
     """
 
     name: str
@@ -359,7 +361,7 @@ class TrainingStep:
     kernel_grads, kernels_after: its filters (F, kh, kw) for the first input channel;
     learning_rate: the step size used (after = before - learning_rate * grad).
     probs_after, loss_after: the prediction (10,) and loss for the same example after the SGD
-    step has been applied to EVERY parameter of the copy.
+    step has been applied to EVERY parameter of a copy of the model.
     """
 
     x: np.ndarray
@@ -394,27 +396,20 @@ def _batchless(array):
     return None if array is None else np.asarray(array)[0].astype(np.float64)
 
 
-def copy_model(model):
-    """An independent copy of a model, so a dissected step never changes the shared model."""
-    if hasattr(model, "copy"):
-        return model.copy()  # cnnviz.nn.Sequential.copy: same architecture and weights
-    return copy.deepcopy(model)
-
-
 def predicted_label(model, image01) -> int:
     """The class ``model`` gives a (28, 28) image in [0, 1] (scaled x - 0.5 as in training)."""
     image01 = np.asarray(image01, dtype=np.float32)
     x = (image01 - 0.5).reshape(1, *image01.shape, 1)
-    return int(np.argmax(model.predict(x)[0]))
+    return int(np.argmax(model.trace(x).output[0]))  # a pure trace: the model may be shared
 
 
 def dissect_step(model, image01, label: int, learning_rate: float = 0.01) -> TrainingStep:
-    """Run one example through a COPY of ``model``, backpropagate, and take one SGD step.
+    """Run one example through ``model``, backpropagate, and take one SGD step on a copy.
 
     model: a cnnviz.nn.Sequential ending in Dense(..., activation="softmax"). image01: (28, 28)
     in [0, 1] (the current drawing). label: the true digit (0..9). The SGD step is the
     tutorial's ``filters -= learn_rate * d_L_d_filters``, applied to copies of the first conv
-    layer's filters. The model passed in is not changed.
+    layer's filters. The model passed in is not changed (``model.trace`` leaves it alone).
     """
     if not 0 <= int(label) <= 9:
         raise InputError(f"The true label must be a digit from 0 to 9, not {label!r}.")
@@ -422,32 +417,26 @@ def dissect_step(model, image01, label: int, learning_rate: float = 0.01) -> Tra
         raise InputError("The learning rate must be a positive number.")
     image01 = np.asarray(image01, dtype=np.float32)
     x = (image01 - 0.5).reshape(1, *image01.shape, 1).astype(np.float32)
-    work = copy_model(model)
-    loss = float(work.compute_gradients(x, np.array([int(label)])))
-    layers = []
-    for layer in work.layers:
-        layers.append(
-            LayerStep(
-                name=str(layer.name),
-                kind=type(layer).__name__,
-                output_shape=tuple(layer.output.shape[1:]),
-                output=_batchless(layer.output),
-                grad_output=_batchless(layer.grad_output),
-                grad_input=_batchless(layer.grad_input),
-                params={k: np.asarray(v, dtype=np.float64).copy() for k, v in layer.params.items()},
-                grads={k: np.asarray(v, dtype=np.float64).copy() for k, v in layer.grads.items()},
-            )
+    trace = model.trace(x, np.array([int(label)]))
+    layers = [
+        LayerStep(
+            name=record.name,
+            kind=record.kind,
+            output_shape=tuple(record.output.shape[1:]),
+            output=_batchless(record.output),
+            grad_output=_batchless(record.grad_output),
+            grad_input=_batchless(record.grad_input),
+            params={k: np.asarray(v, dtype=np.float64).copy() for k, v in layer.params.items()},
+            grads={k: np.asarray(v, dtype=np.float64) for k, v in record.grads.items()},
+            input=_batchless(record.input),
         )
-    for previous, layer in zip(layers, layers[1:], strict=False):
-        layer.input = previous.output
-    if layers:
-        layers[0].input = x[0].astype(np.float64)
-    last = work.layers[-1]
-    logits = getattr(last, "logits", None)
-    if logits is None or getattr(last, "activation", None) != "softmax":
+        for record, layer in zip(trace, model.layers, strict=True)
+    ]
+    logits = trace[-1].logits
+    if logits is None:
         # Not a softmax Dense layer: softmax(log p) = p, so log-probabilities act as logits.
-        logits = np.log(np.maximum(np.asarray(last.output, dtype=np.float64), 1e-300))
-    trace = ops.softmax_trace(np.asarray(logits, dtype=np.float64)[0], int(label))
+        logits = np.log(np.maximum(np.asarray(trace.output, dtype=np.float64), 1e-300))
+    softmax = ops.softmax_trace(np.asarray(logits, dtype=np.float64)[0], int(label))
     conv_index = next((i for i, lay in enumerate(layers) if lay.kind == "Conv2D"), None)
     before = grads = after = None
     if conv_index is not None:
@@ -456,17 +445,18 @@ def dissect_step(model, image01, label: int, learning_rate: float = 0.01) -> Tra
         before = np.moveaxis(kernel[:, :, 0, :], -1, 0)  # (F, kh, kw)
         grads = np.moveaxis(grad[:, :, 0, :], -1, 0)
         after = before - learning_rate * grads
-    # One plain SGD step on every parameter of the copy, then the same example again.
-    for layer in work.layers:
+    # One plain SGD step on every parameter of a copy, then the same example again.
+    work = model.copy()
+    for layer, step in zip(work.layers, layers, strict=True):
         for name, value in layer.params.items():
-            value -= np.asarray(learning_rate * layer.grads[name], dtype=value.dtype)
-    probs_after = np.asarray(work.forward(x), dtype=np.float64)[0]
+            value -= np.asarray(learning_rate * step.grads[name], dtype=value.dtype)
+    probs_after = np.asarray(work.trace(x).output, dtype=np.float64)[0]
     return TrainingStep(
         x=x[0, :, :, 0].astype(np.float64),
         label=int(label),
         layers=layers,
-        softmax=trace,
-        loss=loss,
+        softmax=softmax,
+        loss=float(trace.loss),
         learning_rate=float(learning_rate),
         conv_index=conv_index,
         kernels_before=before,

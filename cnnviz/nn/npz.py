@@ -24,6 +24,7 @@ from cnnviz.errors import InputError
 
 FORMAT = "cnnviz-model-1"
 MAX_BYTES = 200 * 1024 * 1024  # refuse absurd uploads before reading them
+DAMAGED = "This file is not a readable cnnviz model (.npz): it is damaged or truncated."
 
 
 def to_bytes(model) -> bytes:
@@ -100,9 +101,7 @@ def read(source) -> tuple[dict, dict, list[np.ndarray]]:
         zipfile.LargeZipFile,
         zlib.error,
     ):
-        raise InputError(
-            "This file is not a readable cnnviz model (.npz): it is damaged or truncated."
-        ) from None
+        raise InputError(DAMAGED) from None
     if not isinstance(config, dict):
         raise InputError(
             "This .npz file is not a cnnviz model: its architecture is not a description."

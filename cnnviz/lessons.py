@@ -107,7 +107,10 @@ def sum_expression(products, decimals: int = 2) -> str:
 class OutputSize:
     """The output-size formula floor((n + 2p - k) / s) + 1 with its numbers.
 
-    n: input size, k: kernel size, p: padding on each side, s: stride, out: the result.
+    n: input size, k: kernel size, p: padding before (top/left), s: stride, out: the result.
+    p_after: padding after (bottom/right); it differs from p only for "same" with a stride
+    that does not divide evenly (stride 2 on an even size: 0 before, 1 after, as Keras pads),
+    and then the formula shows both: floor((n + p1 + p2 - k) / s) + 1.
     """
 
     n: int
@@ -115,24 +118,30 @@ class OutputSize:
     p: int
     s: int
     out: int
+    p_after: int | None = None
 
     def latex(self) -> str:
         """The formula with the numbers filled in, for st.latex."""
+        after = self.p if self.p_after is None else self.p_after
+        if after == self.p:
+            symbols, numbers = "n + 2p - k", rf"{self.n} + 2\cdot{self.p} - {self.k}"
+        else:
+            symbols, numbers = "n + p_1 + p_2 - k", f"{self.n} + {self.p} + {after} - {self.k}"
         return (
-            rf"\left\lfloor \frac{{n + 2p - k}}{{s}} \right\rfloor + 1 = "
-            rf"\left\lfloor \frac{{{self.n} + 2\cdot{self.p} - {self.k}}}{{{self.s}}} "
-            rf"\right\rfloor + 1 = {self.out}"
+            rf"\left\lfloor \frac{{{symbols}}}{{s}} \right\rfloor + 1 = "
+            rf"\left\lfloor \frac{{{numbers}}}{{{self.s}}} \right\rfloor + 1 = {self.out}"
         )
 
 
-def output_size_explained(n: int, kernel_size: int = 3, padding="valid", stride=1) -> OutputSize:
-    """The output size of a convolution along one axis, with p spelled out.
+def output_size_explained(n: int, kernel_size: int = 3, padding="valid", strides=1) -> OutputSize:
+    """The output size of a convolution along one axis, with the padding spelled out.
 
-    p is 0 for "valid" and (k - 1) // 2 for "same" (1 for a 3x3 kernel).
+    The padding is 0 for "valid"; for "same" it is ops.same_padding's (1 on each side for a
+    3x3 kernel with stride 1; 0 before and 1 after with stride 2 on an even size).
     """
-    p = 0 if padding == "valid" else (kernel_size - 1) // 2
-    out = ops.output_size(n, kernel_size, padding, stride)
-    return OutputSize(n=int(n), k=int(kernel_size), p=p, s=int(stride), out=int(out))
+    before, after = ops.same_padding(n, kernel_size, strides) if padding == "same" else (0, 0)
+    out = ops.output_size(n, kernel_size, padding, strides)
+    return OutputSize(int(n), int(kernel_size), before, int(strides), int(out), after)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,10 +158,10 @@ class SobelEdges:
     magnitude: np.ndarray
 
 
-def sobel_edges(image, padding="valid", pad_value=0.0, stride=1) -> SobelEdges:
+def sobel_edges(image, padding="valid", pad_value=0.0, strides=1) -> SobelEdges:
     """Both Sobel filters of the tutorial over ``image`` (H, W), and sqrt(gx^2 + gy^2)."""
-    gx = ops.conv2d(image, filters.FILTERS["Vertical Sobel"], padding, pad_value, stride)
-    gy = ops.conv2d(image, filters.FILTERS["Horizontal Sobel"], padding, pad_value, stride)
+    gx = ops.conv2d(image, filters.FILTERS["Vertical Sobel"], padding, pad_value, strides)
+    gy = ops.conv2d(image, filters.FILTERS["Horizontal Sobel"], padding, pad_value, strides)
     return SobelEdges(gx, gy, filters.edge_magnitude(gx, gy))
 
 
@@ -174,7 +183,7 @@ class FilterBank:
     params: int
 
 
-def filter_bank(image, names, padding="valid", pad_value=0.0, stride=1) -> FilterBank:
+def filter_bank(image, names, padding="valid", pad_value=0.0, strides=1) -> FilterBank:
     """Apply the named filters (from cnnviz.filters.FILTERS) to ``image`` (H, W) at once.
 
     Returns a FilterBank whose volume is (H', W', F): 26x26x8 for a 28x28 digit, 8 filters and
@@ -184,7 +193,7 @@ def filter_bank(image, names, padding="valid", pad_value=0.0, stride=1) -> Filte
     if not names:
         raise InputError("Choose at least one filter.")
     kernels = np.stack([filters.get_filter(name) for name in names])
-    volume = ops.conv2d_multi(image, kernels, padding, pad_value, stride)
+    volume = ops.conv2d_multi(image, kernels, padding, pad_value, strides)
     k = kernels.shape[1]
     return FilterBank(names, kernels, volume, conv_param_count(k, len(names), 1))
 
@@ -302,9 +311,10 @@ def translation_demo(image, kernels, dy: int, dx: int) -> TranslationDemo:
 # ---------------------------------------------------------------------------------------------
 
 
-def pool_windows(out_shape: tuple[int, int], size: int) -> list[tuple[int, int]]:
+def pool_windows(out_shape: tuple[int, int], pool_size: int) -> list[tuple[int, int]]:
     """Top-left corners (row, col) of every pooling window, for an output of ``out_shape``."""
-    return [(r * size, c * size) for r in range(out_shape[0]) for c in range(out_shape[1])]
+    p = pool_size
+    return [(r * p, c * p) for r in range(out_shape[0]) for c in range(out_shape[1])]
 
 
 def upstream_gradient(shape, kind: str = "ones", seed: int = 0) -> np.ndarray:

@@ -33,7 +33,7 @@ def positive_int(value, what: str) -> int:
 
 def pair(value, what: str) -> tuple[int, int]:
     """A size for rows and columns: 3 -> (3, 3); (3, 5) or [3, 5] -> (3, 5)."""
-    if is_int(value):
+    if np.ndim(value) == 0:  # one number (or something that is not one: positive_int says so)
         value = (value, value)
     try:
         first, second = value

@@ -20,7 +20,8 @@ import copy
 import numpy as np
 
 from cnnviz.errors import InputError
-from cnnviz.ops import softmax
+from cnnviz.ops import same_padding, softmax
+from cnnviz.validate import check_padding, pair, positive_int
 
 F32 = np.float32
 
@@ -120,14 +121,10 @@ class Conv2D(Layer):
         name: str | None = None,
     ):
         super().__init__(name, input_shape)
-        self.filters = _positive_int(filters, "filters")
-        ks = (kernel_size, kernel_size) if np.isscalar(kernel_size) else tuple(kernel_size)
-        self.kernel_size = tuple(_positive_int(k, "kernel_size") for k in ks)
-        st = strides if np.isscalar(strides) else strides[0]
-        self.strides = _positive_int(st, "strides")
-        if padding not in ("valid", "same"):
-            raise InputError(f"Padding must be 'valid' or 'same', not {padding!r}.")
-        self.padding = padding
+        self.filters = positive_int(filters, "The number of filters")
+        self.kernel_size = pair(kernel_size, "The kernel size")
+        self.strides = _square(strides, "The stride")
+        self.padding = check_padding(padding)
         self.use_bias = bool(use_bias)
         if activation not in (None, "linear", "relu"):
             raise InputError(f"Conv2D activation must be None or 'relu', not {activation!r}.")
@@ -139,10 +136,7 @@ class Conv2D(Layer):
         if self.padding == "valid":
             return 0, 0, 0, 0
         kh, kw = self.kernel_size
-        s = self.strides
-        ph = max((-(-h // s) - 1) * s + kh - h, 0)
-        pw = max((-(-w // s) - 1) * s + kw - w, 0)
-        return ph // 2, ph - ph // 2, pw // 2, pw - pw // 2
+        return same_padding(h, kh, self.strides) + same_padding(w, kw, self.strides)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         h, w, _ = input_shape
@@ -261,8 +255,7 @@ class _Pooling2D(Layer):
 
     def __init__(self, pool_size=2, input_shape: tuple | None = None, name: str | None = None):
         super().__init__(name, input_shape)
-        p = pool_size if np.isscalar(pool_size) else pool_size[0]
-        self.pool_size = _positive_int(p, "pool_size")
+        self.pool_size = _square(pool_size, "The pool size")
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         h, w, c = input_shape
@@ -496,7 +489,7 @@ class Dense(Layer):
         name: str | None = None,
     ):
         super().__init__(name, input_shape)
-        self.units = _positive_int(units, "units")
+        self.units = positive_int(units, "The number of units")
         if activation not in (None, "linear", "relu", "softmax"):
             raise InputError(
                 f"Dense activation must be None, 'relu' or 'softmax', not {activation!r}."
@@ -577,14 +570,12 @@ class Dense(Layer):
         }
 
 
-def _positive_int(value, what: str) -> int:
-    try:
-        v = int(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be a whole number, not {value!r}.") from None
-    if v != value or v < 1:
-        raise InputError(f"{what} must be a whole number of at least 1, not {value!r}.")
-    return v
+def _square(value, what: str) -> int:
+    """3 or (3, 3) -> 3: the engine's strides and pool sizes are the same along both axes."""
+    rows, cols = pair(value, what)
+    if rows != cols:
+        raise InputError(f"{what} must be the same for rows and columns, not {value!r}.")
+    return rows
 
 
 LAYER_CLASSES = {

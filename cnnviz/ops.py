@@ -369,15 +369,15 @@ def pool2d_backward(x, grad_out, pool_size=2, mode="max"):
 def softmax(z, axis=-1):
     """exp(z) / sum(exp(z)) along ``axis``, computed as exp(z - max) so it never overflows.
 
-    z: any shape, e.g. logits (K,) or a batch (N, K). Returns the same shape, float32 for
-    float32 input (the engine's Dense layers use this one) and float64 otherwise; each slice
-    along ``axis`` sums to 1.
+    z: any shape, e.g. logits (K,) or a batch (N, K). Returns the same shape; float32 stays
+    float32 (the engine's Dense layers use this function), anything else becomes float64. Each
+    slice along ``axis`` sums to 1.
     """
     z = np.asarray(z)
-    if z.dtype != np.float32:
+    if z.dtype.char not in "fd":  # float32 / float64 as they are: this is on the training path
         z = z.astype(np.float64)
-    exp = np.exp(z - np.max(z, axis=axis, keepdims=True))
-    exp /= np.sum(exp, axis=axis, keepdims=True)
+    exp = np.exp(z - z.max(axis=axis, keepdims=True))
+    exp /= exp.sum(axis=axis, keepdims=True)
     return exp
 
 

@@ -11,12 +11,12 @@ the tutorial; this module only arranges the numbers the pages show:
 - parameter counts for fully-connected, locally connected and convolutional layers;
 - the translation demo (shift a digit, the feature maps shift with it);
 - a pooling backward pass with a chosen upstream gradient;
-- one training step of a model dissected layer by layer, on a COPY of the model.
+- one training step of a model dissected layer by layer (``model.trace``: the model is not
+  touched).
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -107,7 +107,10 @@ def sum_expression(products, decimals: int = 2) -> str:
 class OutputSize:
     """The output-size formula floor((n + 2p - k) / s) + 1 with its numbers.
 
-    n: input size, k: kernel size, p: padding on each side, s: stride, out: the result.
+    n: input size, k: kernel size, p: padding before (top/left), s: stride, out: the result.
+    p_after: padding after (bottom/right); it differs from p only for "same" with a stride
+    that does not divide evenly (stride 2 on an even size: 0 before, 1 after, as Keras pads),
+    and then the formula shows both: floor((n + p1 + p2 - k) / s) + 1.
     """
 
     n: int
@@ -115,24 +118,30 @@ class OutputSize:
     p: int
     s: int
     out: int
+    p_after: int | None = None
 
     def latex(self) -> str:
         """The formula with the numbers filled in, for st.latex."""
+        after = self.p if self.p_after is None else self.p_after
+        if after == self.p:
+            symbols, numbers = "n + 2p - k", rf"{self.n} + 2\cdot{self.p} - {self.k}"
+        else:
+            symbols, numbers = "n + p_1 + p_2 - k", f"{self.n} + {self.p} + {after} - {self.k}"
         return (
-            rf"\left\lfloor \frac{{n + 2p - k}}{{s}} \right\rfloor + 1 = "
-            rf"\left\lfloor \frac{{{self.n} + 2\cdot{self.p} - {self.k}}}{{{self.s}}} "
-            rf"\right\rfloor + 1 = {self.out}"
+            rf"\left\lfloor \frac{{{symbols}}}{{s}} \right\rfloor + 1 = "
+            rf"\left\lfloor \frac{{{numbers}}}{{{self.s}}} \right\rfloor + 1 = {self.out}"
         )
 
 
-def output_size_explained(n: int, kernel_size: int = 3, padding="valid", stride=1) -> OutputSize:
-    """The output size of a convolution along one axis, with p spelled out.
+def output_size_explained(n: int, kernel_size: int = 3, padding="valid", strides=1) -> OutputSize:
+    """The output size of a convolution along one axis, with the padding spelled out.
 
-    p is 0 for "valid" and (k - 1) // 2 for "same" (1 for a 3x3 kernel).
+    The padding is 0 for "valid"; for "same" it is ops.same_padding's (1 on each side for a
+    3x3 kernel with stride 1; 0 before and 1 after with stride 2 on an even size).
     """
-    p = 0 if padding == "valid" else (kernel_size - 1) // 2
-    out = ops.output_size(n, kernel_size, padding, stride)
-    return OutputSize(n=int(n), k=int(kernel_size), p=p, s=int(stride), out=int(out))
+    before, after = ops.same_padding(n, kernel_size, strides) if padding == "same" else (0, 0)
+    out = ops.output_size(n, kernel_size, padding, strides)
+    return OutputSize(int(n), int(kernel_size), before, int(strides), int(out), after)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,10 +158,10 @@ class SobelEdges:
     magnitude: np.ndarray
 
 
-def sobel_edges(image, padding="valid", pad_value=0.0, stride=1) -> SobelEdges:
+def sobel_edges(image, padding="valid", pad_value=0.0, strides=1) -> SobelEdges:
     """Both Sobel filters of the tutorial over ``image`` (H, W), and sqrt(gx^2 + gy^2)."""
-    gx = ops.conv2d(image, filters.FILTERS["Vertical Sobel"], padding, pad_value, stride)
-    gy = ops.conv2d(image, filters.FILTERS["Horizontal Sobel"], padding, pad_value, stride)
+    gx = ops.conv2d(image, filters.FILTERS["Vertical Sobel"], padding, pad_value, strides)
+    gy = ops.conv2d(image, filters.FILTERS["Horizontal Sobel"], padding, pad_value, strides)
     return SobelEdges(gx, gy, filters.edge_magnitude(gx, gy))
 
 
@@ -174,7 +183,7 @@ class FilterBank:
     params: int
 
 
-def filter_bank(image, names, padding="valid", pad_value=0.0, stride=1) -> FilterBank:
+def filter_bank(image, names, padding="valid", pad_value=0.0, strides=1) -> FilterBank:
     """Apply the named filters (from cnnviz.filters.FILTERS) to ``image`` (H, W) at once.
 
     Returns a FilterBank whose volume is (H', W', F): 26x26x8 for a 28x28 digit, 8 filters and
@@ -184,7 +193,7 @@ def filter_bank(image, names, padding="valid", pad_value=0.0, stride=1) -> Filte
     if not names:
         raise InputError("Choose at least one filter.")
     kernels = np.stack([filters.get_filter(name) for name in names])
-    volume = ops.conv2d_multi(image, kernels, padding, pad_value, stride)
+    volume = ops.conv2d_multi(image, kernels, padding, pad_value, strides)
     k = kernels.shape[1]
     return FilterBank(names, kernels, volume, conv_param_count(k, len(names), 1))
 
@@ -302,9 +311,10 @@ def translation_demo(image, kernels, dy: int, dx: int) -> TranslationDemo:
 # ---------------------------------------------------------------------------------------------
 
 
-def pool_windows(out_shape: tuple[int, int], size: int) -> list[tuple[int, int]]:
+def pool_windows(out_shape: tuple[int, int], pool_size: int) -> list[tuple[int, int]]:
     """Top-left corners (row, col) of every pooling window, for an output of ``out_shape``."""
-    return [(r * size, c * size) for r in range(out_shape[0]) for c in range(out_shape[1])]
+    p = pool_size
+    return [(r * p, c * p) for r in range(out_shape[0]) for c in range(out_shape[1])]
 
 
 def upstream_gradient(shape, kind: str = "ones", seed: int = 0) -> np.ndarray:
@@ -330,8 +340,10 @@ def upstream_gradient(shape, kind: str = "ones", seed: int = 0) -> np.ndarray:
 class LayerStep:
     """One layer during the dissected step (batch axis removed).
 
-    name, kind: e.g. "conv2d", "Conv2D". output: its forward output. grad_output: dL/d output.
-    grad_input: dL/d input (None for the first layer). params / grads: name -> array.
+    name, kind: e.g. "conv2d", "Conv2D". input, output: what it received and gave back.
+    grad_output: dL/d output (None for a softmax Dense, whose gradient is taken at its logits).
+    grad_input: dL/d input (for the first layer: how each pixel moves the loss).
+    params / grads: name -> array.
     """
 
     name: str
@@ -359,7 +371,7 @@ class TrainingStep:
     kernel_grads, kernels_after: its filters (F, kh, kw) for the first input channel;
     learning_rate: the step size used (after = before - learning_rate * grad).
     probs_after, loss_after: the prediction (10,) and loss for the same example after the SGD
-    step has been applied to EVERY parameter of the copy.
+    step has been applied to EVERY parameter of a copy of the model.
     """
 
     x: np.ndarray
@@ -394,27 +406,20 @@ def _batchless(array):
     return None if array is None else np.asarray(array)[0].astype(np.float64)
 
 
-def copy_model(model):
-    """An independent copy of a model, so a dissected step never changes the shared model."""
-    if hasattr(model, "copy"):
-        return model.copy()  # cnnviz.nn.Sequential.copy: same architecture and weights
-    return copy.deepcopy(model)
-
-
 def predicted_label(model, image01) -> int:
     """The class ``model`` gives a (28, 28) image in [0, 1] (scaled x - 0.5 as in training)."""
     image01 = np.asarray(image01, dtype=np.float32)
     x = (image01 - 0.5).reshape(1, *image01.shape, 1)
-    return int(np.argmax(model.predict(x)[0]))
+    return int(np.argmax(model.trace(x).output[0]))  # a pure trace: the model may be shared
 
 
 def dissect_step(model, image01, label: int, learning_rate: float = 0.01) -> TrainingStep:
-    """Run one example through a COPY of ``model``, backpropagate, and take one SGD step.
+    """Run one example through ``model``, backpropagate, and take one SGD step on a copy.
 
     model: a cnnviz.nn.Sequential ending in Dense(..., activation="softmax"). image01: (28, 28)
     in [0, 1] (the current drawing). label: the true digit (0..9). The SGD step is the
     tutorial's ``filters -= learn_rate * d_L_d_filters``, applied to copies of the first conv
-    layer's filters. The model passed in is not changed.
+    layer's filters. The model passed in is not changed (``model.trace`` leaves it alone).
     """
     if not 0 <= int(label) <= 9:
         raise InputError(f"The true label must be a digit from 0 to 9, not {label!r}.")
@@ -422,32 +427,26 @@ def dissect_step(model, image01, label: int, learning_rate: float = 0.01) -> Tra
         raise InputError("The learning rate must be a positive number.")
     image01 = np.asarray(image01, dtype=np.float32)
     x = (image01 - 0.5).reshape(1, *image01.shape, 1).astype(np.float32)
-    work = copy_model(model)
-    loss = float(work.compute_gradients(x, np.array([int(label)])))
-    layers = []
-    for layer in work.layers:
-        layers.append(
-            LayerStep(
-                name=str(layer.name),
-                kind=type(layer).__name__,
-                output_shape=tuple(layer.output.shape[1:]),
-                output=_batchless(layer.output),
-                grad_output=_batchless(layer.grad_output),
-                grad_input=_batchless(layer.grad_input),
-                params={k: np.asarray(v, dtype=np.float64).copy() for k, v in layer.params.items()},
-                grads={k: np.asarray(v, dtype=np.float64).copy() for k, v in layer.grads.items()},
-            )
+    trace = model.trace(x, np.array([int(label)]))
+    layers = [
+        LayerStep(
+            name=record.name,
+            kind=record.kind,
+            output_shape=tuple(record.output.shape[1:]),
+            output=_batchless(record.output),
+            grad_output=_batchless(record.grad_output),
+            grad_input=_batchless(record.grad_input),
+            params={k: np.asarray(v, dtype=np.float64).copy() for k, v in layer.params.items()},
+            grads={k: np.asarray(v, dtype=np.float64) for k, v in record.grads.items()},
+            input=_batchless(record.input),
         )
-    for previous, layer in zip(layers, layers[1:], strict=False):
-        layer.input = previous.output
-    if layers:
-        layers[0].input = x[0].astype(np.float64)
-    last = work.layers[-1]
-    logits = getattr(last, "logits", None)
-    if logits is None or getattr(last, "activation", None) != "softmax":
+        for record, layer in zip(trace, model.layers, strict=True)
+    ]
+    logits = trace[-1].logits
+    if logits is None:
         # Not a softmax Dense layer: softmax(log p) = p, so log-probabilities act as logits.
-        logits = np.log(np.maximum(np.asarray(last.output, dtype=np.float64), 1e-300))
-    trace = ops.softmax_trace(np.asarray(logits, dtype=np.float64)[0], int(label))
+        logits = np.log(np.maximum(np.asarray(trace.output, dtype=np.float64), 1e-300))
+    softmax = ops.softmax_trace(np.asarray(logits, dtype=np.float64)[0], int(label))
     conv_index = next((i for i, lay in enumerate(layers) if lay.kind == "Conv2D"), None)
     before = grads = after = None
     if conv_index is not None:
@@ -456,17 +455,18 @@ def dissect_step(model, image01, label: int, learning_rate: float = 0.01) -> Tra
         before = np.moveaxis(kernel[:, :, 0, :], -1, 0)  # (F, kh, kw)
         grads = np.moveaxis(grad[:, :, 0, :], -1, 0)
         after = before - learning_rate * grads
-    # One plain SGD step on every parameter of the copy, then the same example again.
-    for layer in work.layers:
+    # One plain SGD step on every parameter of a copy, then the same example again.
+    work = model.copy()
+    for layer, step in zip(work.layers, layers, strict=True):
         for name, value in layer.params.items():
-            value -= np.asarray(learning_rate * layer.grads[name], dtype=value.dtype)
-    probs_after = np.asarray(work.forward(x), dtype=np.float64)[0]
+            value -= np.asarray(learning_rate * step.grads[name], dtype=value.dtype)
+    probs_after = np.asarray(work.trace(x).output, dtype=np.float64)[0]
     return TrainingStep(
         x=x[0, :, :, 0].astype(np.float64),
         label=int(label),
         layers=layers,
-        softmax=trace,
-        loss=loss,
+        softmax=softmax,
+        loss=float(trace.loss),
         learning_rate=float(learning_rate),
         conv_index=conv_index,
         kernels_before=before,

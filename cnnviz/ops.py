@@ -8,27 +8,30 @@ Conventions
 -----------
 - Images are (H, W) or (H, W, C); kernels are (k, k) (rectangular (kh, kw) also works).
 - Convolution is *cross-correlation*, as in the tutorial and in Keras: the kernel is not flipped.
-- ``padding="same"`` pads ``(k - 1) // 2`` on the top/left and the rest on the bottom/right
-  (1 on every side for a 3x3 kernel; for an even ``k`` the extra row/column goes bottom/right, as
-  in Keras/TensorFlow). The padding does not depend on the stride, so a stride-2 result is exactly
-  the stride-1 result at every second row and column. (Keras/TensorFlow choose the padding from
-  the stride: with stride 2 on an even-sized input they pad 0 on top/left and 1 on bottom/right.)
-- Pooling uses non-overlapping windows (stride = size) and drops the rows/columns that do not fill
-  a whole window, like Keras ``MaxPooling2D(padding="valid")``.
+- The same conventions and names as the engine (``cnnviz.nn``, which follows Keras):
+  ``strides``, ``pool_size``, ``kernel_size``; tests check that conv2d equals ``Conv2D`` and
+  pool2d equals ``MaxPooling2D`` / ``AveragePooling2D`` number for number.
+- ``padding="same"`` keeps ``ceil(n / strides)`` outputs, as Keras does: the padding needed is
+  ``(out - 1) * strides + k - n`` (never negative), half before (top/left) and the odd pixel after
+  (bottom/right). With stride 1 that is ``(k - 1) // 2`` before and the rest after (1 on every
+  side for a 3x3 kernel); with stride 2 on an even size a 3x3 kernel gets 0 before and 1 after.
+- Pooling uses non-overlapping windows (stride = pool_size) and drops the rows/columns that do
+  not fill a whole window, like Keras ``MaxPooling2D(padding="valid")``.
 - Max/min pooling ties: the gradient goes to the FIRST tied position in row-major order (as
   PyTorch does), so the gradient's sum is kept. The tutorial's ``MaxPool2.backprop`` copies the
   gradient to every tied maximum instead, counting one upstream gradient several times.
 """
 
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from cnnviz.errors import InputError
+from cnnviz.validate import PADDINGS as PADDINGS
+from cnnviz.validate import check_padding, is_int, pair, positive_int
 
-PADDINGS = ("valid", "same")
 POOL_MODES = ("max", "avg", "min")
 
 # ---------------------------------------------------------------------------------------------
@@ -63,36 +66,6 @@ def _as_kernel(kernel, ndim=2):
     return arr
 
 
-def _check_padding(padding):
-    if padding not in PADDINGS:
-        raise InputError(f"Padding must be 'valid' or 'same', not {padding!r}.")
-
-
-def _is_int(value):
-    """True for 3 or np.int64(3); False for 3.0 and True."""
-    return isinstance(value, Integral) and not isinstance(value, bool)
-
-
-def _check_positive_int(value, name):
-    if not _is_int(value) or value < 1:
-        raise InputError(f"{name} must be a whole number of at least 1, not {value!r}.")
-    return int(value)
-
-
-def _kernel_hw(kernel_size):
-    """kernel_size 3 -> (3, 3); (3, 5) -> (3, 5)."""
-    if _is_int(kernel_size):
-        kernel_size = (kernel_size, kernel_size)
-    kh, kw = (_check_positive_int(k, "The kernel size") for k in kernel_size)
-    return kh, kw
-
-
-def _same_amounts(k):
-    """Padding (before, after) along one axis for 'same': k - 1 in total, extra one after."""
-    before = (k - 1) // 2
-    return before, k - 1 - before
-
-
 def _pad_value(image, pad_value):
     """A number, or per-channel mean of the (unpadded) image for "mean"."""
     if isinstance(pad_value, str):
@@ -111,38 +84,56 @@ def _pad_value(image, pad_value):
 # ---------------------------------------------------------------------------------------------
 
 
-def output_size(n, kernel_size=3, padding="valid", stride=1):
-    """Length of the output along one axis: ``floor((n + total_pad - k) / stride) + 1``.
+def same_padding(n, kernel_size=3, strides=1):
+    """(before, after) zero rows (or columns) for "same" padding along one axis, as Keras does.
 
-    ``total_pad`` is 0 for "valid" and ``k - 1`` for "same" (= 2p with p = 1 for a 3x3 kernel).
-    A result of 0 or less means the kernel does not fit.
+    The output keeps ceil(n / strides) positions; the padding that needs,
+    max((out - 1) * strides + k - n, 0), is split with the odd pixel after.
 
-    >>> output_size(28), output_size(28, padding="same"), output_size(28, padding="same", stride=2)
+    >>> same_padding(28), same_padding(28, strides=2), same_padding(27, strides=2)
+    ((1, 1), (0, 1), (1, 1))
+    """
+    n = positive_int(n, "The image size")
+    k = positive_int(kernel_size, "The kernel size")
+    s = positive_int(strides, "The stride")
+    total = max((-(-n // s) - 1) * s + k - n, 0)
+    return total // 2, total - total // 2
+
+
+def output_size(n, kernel_size=3, padding="valid", strides=1):
+    """Length of the output along one axis: ``floor((n + before + after - k) / strides) + 1``.
+
+    before = after = 0 for "valid"; for "same" see :func:`same_padding` (the result is then
+    ceil(n / strides)). A result of 0 or less means the kernel does not fit.
+
+    >>> output_size(28), output_size(28, padding="same"), output_size(28, 3, "same", strides=2)
     (26, 28, 14)
     """
-    _check_padding(padding)
-    n = _check_positive_int(n, "The image size")
-    k = _check_positive_int(kernel_size, "The kernel size")
-    s = _check_positive_int(stride, "The stride")
-    total_pad = k - 1 if padding == "same" else 0
-    return (n + total_pad - k) // s + 1
+    check_padding(padding)
+    n = positive_int(n, "The image size")
+    k = positive_int(kernel_size, "The kernel size")
+    s = positive_int(strides, "The stride")
+    before, after = same_padding(n, k, s) if padding == "same" else (0, 0)
+    return (n + before + after - k) // s + 1
 
 
-def pad(image, padding="valid", pad_value=0.0, kernel_size=3):
+def pad(image, padding="valid", pad_value=0.0, kernel_size=3, strides=1):
     """The input as the kernel sees it, with the border filled with ``pad_value``.
 
-    image: (H, W) or (H, W, C). kernel_size: k or (kh, kw).
-    pad_value: a number (0, 255, ...) or "mean" (the image's mean, per channel).
-    Returns float64 (H, W[, C]) for "valid" (a copy), and (H + kh - 1, W + kw - 1[, C]) for "same".
+    image: (H, W) or (H, W, C). kernel_size: k or (kh, kw). pad_value: a number (0, 255, ...)
+    or "mean" (the image's mean, per channel). Returns float64 (H, W[, C]) for "valid" (a
+    copy); for "same" each axis grows by :func:`same_padding` (H + 2, W + 2 for 3x3, stride 1).
     """
     image = _as_image(image, allow_channels=True)
-    _check_padding(padding)
-    kh, kw = _kernel_hw(kernel_size)
+    check_padding(padding)
+    kh, kw = pair(kernel_size, "The kernel size")
+    strides = positive_int(strides, "The stride")
     value = _pad_value(image, pad_value)
     if padding == "valid":
         return image.copy()
-    (top, bottom), (left, right) = _same_amounts(kh), _same_amounts(kw)
     h, w = image.shape[:2]
+    top, bottom = same_padding(h, kh, strides)
+    left, right = same_padding(w, kw, strides)
     padded = np.empty((h + top + bottom, w + left + right) + image.shape[2:])
     padded[...] = value  # a number, or one mean per channel
     padded[top : top + h, left : left + w] = image
@@ -154,41 +145,41 @@ def pad(image, padding="valid", pad_value=0.0, kernel_size=3):
 # ---------------------------------------------------------------------------------------------
 
 
-def _windows(image, kernel_shape, padding, pad_value, stride):
+def _windows(image, kernel_shape, padding, pad_value, strides):
     """All kernel-sized windows of the padded image: (H', W', kh, kw), a view (no copy)."""
     image = _as_image(image)
-    _check_padding(padding)
-    stride = _check_positive_int(stride, "The stride")
+    check_padding(padding)
+    strides = positive_int(strides, "The stride")
     kh, kw = kernel_shape
-    padded = pad(image, padding, pad_value, kernel_size=(kh, kw))
+    padded = pad(image, padding, pad_value, kernel_size=(kh, kw), strides=strides)
     if kh > padded.shape[0] or kw > padded.shape[1]:
         h, w = padded.shape
         raise InputError(
             f"The {kh}x{kw} kernel does not fit in the {h}x{w} image; "
             "use a smaller kernel or 'same' padding."
         )
-    return sliding_window_view(padded, (kh, kw))[::stride, ::stride]
+    return sliding_window_view(padded, (kh, kw))[::strides, ::strides]
 
 
-def conv2d(image, kernel, padding="valid", pad_value=0.0, stride=1):
+def conv2d(image, kernel, padding="valid", pad_value=0.0, strides=1):
     """Slide ``kernel`` over ``image``; each output is sum(window * kernel).
 
     image: (H, W). kernel: (k, k). Returns float64 (H', W') with
-    H' = output_size(H, k, padding, stride) (26x26 for a 28x28 image, 3x3 kernel, "valid").
+    H' = output_size(H, k, padding, strides) (26x26 for a 28x28 image, 3x3 kernel, "valid").
     """
     kernel = _as_kernel(kernel)
-    windows = _windows(image, kernel.shape, padding, pad_value, stride)  # (H', W', k, k)
+    windows = _windows(image, kernel.shape, padding, pad_value, strides)  # (H', W', k, k)
     return np.einsum("ijkl,kl->ij", windows, kernel)
 
 
-def conv2d_multi(image, kernels, padding="valid", pad_value=0.0, stride=1):
+def conv2d_multi(image, kernels, padding="valid", pad_value=0.0, strides=1):
     """Several kernels over the same image, stacked as feature maps.
 
     image: (H, W). kernels: (F, k, k). Returns float64 (H', W', F), like one Keras Conv2D layer
     with F filters on a one-channel image (the tutorial's 28x28 -> 26x26x8).
     """
     kernels = _as_kernel(kernels, ndim=3)
-    windows = _windows(image, kernels.shape[1:], padding, pad_value, stride)  # (H', W', k, k)
+    windows = _windows(image, kernels.shape[1:], padding, pad_value, strides)  # (H', W', k, k)
     return np.einsum("ijkl,fkl->ijf", windows, kernels)
 
 
@@ -220,13 +211,13 @@ class ConvTrace:
         ]
 
 
-def conv_trace(image, kernel, row, col, padding="valid", pad_value=0.0, stride=1):
+def conv_trace(image, kernel, row, col, padding="valid", pad_value=0.0, strides=1):
     """The window, element-wise products and sum behind output pixel (row, col) of conv2d.
 
     image: (H, W). kernel: (k, k). Returns a ConvTrace whose ``total`` is conv2d(...)[row, col].
     """
     kernel = _as_kernel(kernel)
-    windows = _windows(image, kernel.shape, padding, pad_value, stride)
+    windows = _windows(image, kernel.shape, padding, pad_value, strides)
     out_h, out_w = windows.shape[:2]
     if not (0 <= row < out_h and 0 <= col < out_w):
         raise InputError(
@@ -238,8 +229,8 @@ def conv_trace(image, kernel, row, col, padding="valid", pad_value=0.0, stride=1
     return ConvTrace(
         row=int(row),
         col=int(col),
-        top=int(row) * int(stride),
-        left=int(col) * int(stride),
+        top=int(row) * int(strides),
+        left=int(col) * int(strides),
         window=window,
         kernel=kernel.copy(),
         products=products,
@@ -248,43 +239,45 @@ def conv_trace(image, kernel, row, col, padding="valid", pad_value=0.0, stride=1
 
 
 # ---------------------------------------------------------------------------------------------
-# Pooling (non-overlapping windows, stride = size)
+# Pooling (non-overlapping windows, strides = pool_size)
 # ---------------------------------------------------------------------------------------------
 
 
-def _pool_blocks(x, size):
-    """Cut x into size x size windows: (H, W[, C]) -> (H//size, W//size, C, size*size).
+def _pool_blocks(x, pool_size):
+    """Cut x into p x p windows (p = pool_size): (H, W[, C]) -> (H // p, W // p, C, p * p).
 
     The last axis lists each window's cells in row-major order; leftover rows/columns that do
     not fill a whole window are dropped (Keras "valid" pooling).
     """
     x3 = x if x.ndim == 3 else x[:, :, None]
     h, w, c = x3.shape
-    out_h, out_w = h // size, w // size
-    cropped = x3[: out_h * size, : out_w * size]
-    blocks = cropped.reshape(out_h, size, out_w, size, c)  # (i, r, j, s, c)
-    return blocks.transpose(0, 2, 4, 1, 3).reshape(out_h, out_w, c, size * size)
+    out_h, out_w = h // pool_size, w // pool_size
+    cropped = x3[: out_h * pool_size, : out_w * pool_size]
+    blocks = cropped.reshape(out_h, pool_size, out_w, pool_size, c)  # (i, r, j, s, c)
+    return blocks.transpose(0, 2, 4, 1, 3).reshape(out_h, out_w, c, pool_size * pool_size)
 
 
-def _check_pool(x, size, mode):
+def _check_pool(x, pool_size, mode):
     x = _as_image(x, allow_channels=True)
-    size = _check_positive_int(size, "The pool size")
+    pool_size = positive_int(pool_size, "The pool size")
     if mode not in POOL_MODES:
         raise InputError(f"Pooling mode must be 'max', 'avg' or 'min', not {mode!r}.")
     h, w = x.shape[:2]
-    if size > h or size > w:
-        raise InputError(f"The pool size {size} does not fit the {h}x{w} input; use a smaller one.")
-    return x, size
+    if pool_size > h or pool_size > w:
+        raise InputError(
+            f"The pool size {pool_size} does not fit the {h}x{w} input; use a smaller one."
+        )
+    return x, pool_size
 
 
-def pool2d(x, size=2, mode="max"):
-    """Max / average / min over each size x size window.
+def pool2d(x, pool_size=2, mode="max"):
+    """Max / average / min over each p x p window (p = pool_size, also the stride).
 
     x: (H, W) or (H, W, C) (each channel pooled separately).
-    Returns float64 (H // size, W // size[, C]).
+    Returns float64 (H // p, W // p[, C]).
     """
-    x, size = _check_pool(x, size, mode)
-    blocks = _pool_blocks(x, size)  # (H', W', C, size*size)
+    x, pool_size = _check_pool(x, pool_size, mode)
+    blocks = _pool_blocks(x, pool_size)  # (H', W', C, pool_size*pool_size)
     reduce = {"max": np.max, "avg": np.mean, "min": np.min}[mode]
     pooled = reduce(blocks, axis=-1)  # (H', W', C)
     return pooled if x.ndim == 3 else pooled[:, :, 0]
@@ -295,8 +288,8 @@ class PoolTrace:
     """How one output cell of pooling was made.
 
     row, col: the output cell. top, left: the window's top-left corner in the input.
-    window: (size, size). value: the pooled number. chosen: (r, c) in INPUT coordinates of the
-    max/min cell (the first one in row-major order on ties), or None for "avg".
+    window: (p, p) with p = pool_size. value: the pooled number. chosen: (r, c) in INPUT
+    coordinates of the max/min cell (the first one in row-major order on ties), or None for "avg".
     """
 
     row: int
@@ -308,58 +301,63 @@ class PoolTrace:
     chosen: tuple[int, int] | None
 
 
-def pool_trace(x, row, col, size=2, mode="max", channel=0):
+def pool_trace(x, row, col, pool_size=2, mode="max", channel=0):
     """The window and chosen cell behind output (row, col) of pool2d.
 
     x: (H, W) or (H, W, C); ``channel`` picks the channel of a 3-D input. Returns a PoolTrace.
     """
-    x, size = _check_pool(x, size, mode)
+    x, pool_size = _check_pool(x, pool_size, mode)
     channels = 1 if x.ndim == 2 else x.shape[2]
-    if not _is_int(channel) or not 0 <= channel < channels:
+    if not is_int(channel) or not 0 <= channel < channels:
         raise InputError(f"The channel must be a whole number from 0 to {channels - 1}.")
     plane = x if x.ndim == 2 else x[:, :, channel]
-    out_h, out_w = x.shape[0] // size, x.shape[1] // size
+    out_h, out_w = x.shape[0] // pool_size, x.shape[1] // pool_size
     if not (0 <= row < out_h and 0 <= col < out_w):
         raise InputError(
             f"Output cell ({row}, {col}) is outside the {out_h}x{out_w} pooled output; "
             f"pick a row below {out_h} and a column below {out_w}."
         )
-    top, left = int(row) * size, int(col) * size
-    window = plane[top : top + size, left : left + size].copy()
+    top, left = int(row) * pool_size, int(col) * pool_size
+    window = plane[top : top + pool_size, left : left + pool_size].copy()
     if mode == "avg":
         return PoolTrace(int(row), int(col), top, left, window, float(window.mean()), None)
     flat_index = int(np.argmax(window) if mode == "max" else np.argmin(window))  # first on ties
-    r, c = divmod(flat_index, size)
+    r, c = divmod(flat_index, pool_size)
     value = float(window[r, c])
     return PoolTrace(int(row), int(col), top, left, window, value, (top + r, left + c))
 
 
-def pool2d_backward(x, grad_out, size=2, mode="max"):
+def pool2d_backward(x, grad_out, pool_size=2, mode="max"):
     """Gradient of the loss with respect to the pooling input.
 
-    x: (H, W) or (H, W, C), the forward input. grad_out: dL/d(pool2d(x)), (H//size, W//size[, C]).
+    x: (H, W) or (H, W, C), the forward input. grad_out: dL/d(pool2d(x)), (H // p, W // p[, C])
+    with p = pool_size.
     Returns float64 with the shape of x. max/min: each upstream gradient goes to the one chosen
-    cell of its window (the first on ties); avg: it is spread equally over the size*size cells.
+    cell of its window (the first on ties); avg: it is spread equally over the p * p cells.
     Cells dropped by the forward pass get 0.
     """
-    x, size = _check_pool(x, size, mode)
-    blocks = _pool_blocks(x, size)  # (H', W', C, size*size)
+    x, pool_size = _check_pool(x, pool_size, mode)
+    blocks = _pool_blocks(x, pool_size)  # (H', W', C, pool_size*pool_size)
     wanted = blocks.shape[:3] if x.ndim == 3 else blocks.shape[:2]
     grad = np.asarray(grad_out, dtype=np.float64)
     if grad.shape != wanted:
         raise InputError(f"The upstream gradient must have shape {wanted}, not {grad.shape}.")
     grad = grad.reshape(blocks.shape[:3])  # (H', W', C)
     if mode == "avg":
-        grad_blocks = np.repeat(grad[..., None] / size**2, size * size, axis=-1)
+        grad_blocks = np.repeat(grad[..., None] / pool_size**2, pool_size * pool_size, axis=-1)
     else:
         chosen = np.argmax(blocks, axis=-1) if mode == "max" else np.argmin(blocks, axis=-1)
         grad_blocks = np.zeros_like(blocks)
         np.put_along_axis(grad_blocks, chosen[..., None], grad[..., None], axis=-1)
     # (i, j, c, r*s) -> (i, r, j, s, c) -> rows, cols, channels: the inverse of _pool_blocks.
     out_h, out_w, c, _ = blocks.shape
-    grad_blocks = grad_blocks.reshape(out_h, out_w, c, size, size).transpose(0, 3, 1, 4, 2)
+    grad_blocks = grad_blocks.reshape(out_h, out_w, c, pool_size, pool_size).transpose(
+        0, 3, 1, 4, 2
+    )
     grad_in = np.zeros(x.shape[:2] + (c,))
-    grad_in[: out_h * size, : out_w * size] = grad_blocks.reshape(out_h * size, out_w * size, c)
+    grad_in[: out_h * pool_size, : out_w * pool_size] = grad_blocks.reshape(
+        out_h * pool_size, out_w * pool_size, c
+    )
     return grad_in if x.ndim == 3 else grad_in[:, :, 0]
 
 
@@ -371,15 +369,20 @@ def pool2d_backward(x, grad_out, size=2, mode="max"):
 def softmax(z, axis=-1):
     """exp(z) / sum(exp(z)) along ``axis``, computed as exp(z - max) so it never overflows.
 
-    z: any shape. Returns float64 of the same shape; each slice along ``axis`` sums to 1.
+    z: any shape, e.g. logits (K,) or a batch (N, K). Returns the same shape; float32 stays
+    float32 (the engine's Dense layers use this function), anything else becomes float64. Each
+    slice along ``axis`` sums to 1.
     """
-    z = np.asarray(z, dtype=np.float64)
-    exp = np.exp(z - np.max(z, axis=axis, keepdims=True))
-    return exp / np.sum(exp, axis=axis, keepdims=True)
+    z = np.asarray(z)
+    if z.dtype.char not in "fd":  # float32 / float64 as they are: this is on the training path
+        z = z.astype(np.float64)
+    exp = np.exp(z - z.max(axis=axis, keepdims=True))
+    exp /= exp.sum(axis=axis, keepdims=True)
+    return exp
 
 
 def _check_label(label, n):
-    if not _is_int(label) or not 0 <= label < n:
+    if not is_int(label) or not 0 <= label < n:
         raise InputError(f"The label must be a whole number from 0 to {n - 1}, not {label!r}.")
     return int(label)
 

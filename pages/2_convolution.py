@@ -111,7 +111,7 @@ else:
     filter_label = f"the {filter_name.lower()} filter"
 
 output = ops.conv2d(image, kernel, padding, pad_value, stride)
-padded = ops.pad(image, padding, pad_value, kernel_size=3)
+padded = ops.pad(image, padding, pad_value, kernel_size=3, strides=stride)
 st.session_state[state.LAST_CONV_OUTPUT] = output
 st.session_state[state.LAST_CONV_DESCRIPTION] = (
     f"{filter_label} over {image_label}, {padding} padding, stride {stride}"
@@ -158,9 +158,9 @@ def step_view():
     with figs[0]:
         if padding == "same":
             st.subheader(f"Padded input: {padded.shape[0]}×{padded.shape[1]}")
-            original = Box(
-                1, 1, image.shape[0], image.shape[1], color="#4a90e2", dash="dash", line_width=3
-            )
+            top = ops.same_padding(image.shape[0], 3, stride)[0]
+            left = ops.same_padding(image.shape[1], 3, stride)[0]
+            original = Box(top, left, *image.shape[:2], color="#4a90e2", dash="dash", line_width=3)
             boxes = [original, Box(trace.top, trace.left, 3, 3)]
         else:
             st.subheader(f"Input, no padding: {padded.shape[0]}×{padded.shape[1]}")
@@ -251,7 +251,9 @@ step_view()
 st.divider()
 st.header("How big is the output?")
 st.markdown(
-    "n = input size, k = filter size, p = padding on each side, s = stride (⌊ ⌋ rounds down):"
+    "n = input size, k = filter size, p = padding on each side, s = stride (⌊ ⌋ rounds down). "
+    "Same padding keeps ⌈n / s⌉ outputs, as Keras does: with stride 2 on an even size it pads "
+    "p₁ = 0 before (top/left) and p₂ = 1 after (bottom/right):"
 )
 for axis, n in (("rows", image.shape[0]), ("columns", image.shape[1])):
     explained = lessons.output_size_explained(n, 3, padding, stride)

@@ -147,12 +147,24 @@ def test_clamp_position_keeps_positions_inside_a_smaller_output():
 
 @given(n=st.integers(3, 40), padding=st.sampled_from(["valid", "same"]), s=st.integers(1, 3))
 def test_output_size_counts_the_window_positions(n, padding, s):
-    p = 1 if padding == "same" else 0
-    positions = len([start for start in range(0, n + 2 * p, s) if start + 3 <= n + 2 * p])
+    # Keras's "same": ceil(n / s) outputs, the padding that needs split with the odd one after
+    total = max((-(-n // s) - 1) * s + 3 - n, 0) if padding == "same" else 0
+    positions = len([start for start in range(0, n + total, s) if start + 3 <= n + total])
     explained = lessons.output_size_explained(n, 3, padding, s)
     assert explained.out == positions
-    assert explained.p == p
+    assert (explained.p, explained.p_after) == (total // 2, total - total // 2)
     assert f"= {positions}" in explained.latex()
+    if s == 1:  # the formula students know: p on each side, 1 for "same"
+        assert explained.p == explained.p_after == (1 if padding == "same" else 0)
+    conv = nn.Conv2D(1, 3, strides=s, padding=padding)
+    conv.build((n, n, 1))
+    assert conv.output_shape[0] == positions  # the engine agrees
+
+
+def test_output_size_formula_for_stride_2_on_an_even_size():
+    explained = lessons.output_size_explained(28, 3, "same", 2)
+    assert (explained.p, explained.p_after, explained.out) == (0, 1, 14)
+    assert r"\frac{28 + 0 + 1 - 3}{2}" in explained.latex()
 
 
 def test_output_size_formula_for_the_tutorial():

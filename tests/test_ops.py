@@ -33,23 +33,29 @@ def assert_one_sentence(error):
 # ---------------------------------------------------------------------------------------------
 
 
-def reference_pad(image, k, padding, value):
-    """'same': (k-1)//2 before, the rest after (Keras/TF for stride 1)."""
+def reference_pad(image, k, padding, value, stride=1):
+    """'same' as Keras/TensorFlow: ceil(n / stride) outputs; the padding that needs, half
+    before and the odd one after (for stride 1: (k-1)//2 before, the rest after)."""
     if padding == "valid":
         return np.asarray(image, dtype=float)
     h, w = image.shape
-    before, after = (k - 1) // 2, k - 1 - (k - 1) // 2
-    padded = np.full((h + before + after, w + before + after), float(value))
+    amounts = []
+    for n in (h, w):
+        out = -(-n // stride)
+        total = max((out - 1) * stride + k - n, 0)
+        amounts.append((total // 2, total - total // 2))
+    (top, bottom), (left, right) = amounts
+    padded = np.full((h + top + bottom, w + left + right), float(value))
     for i in range(h):
         for j in range(w):
-            padded[before + i, before + j] = image[i, j]
+            padded[top + i, left + j] = image[i, j]
     return padded
 
 
 def reference_conv(image, kernel, padding="valid", value=0.0, stride=1):
     """The tutorial's Conv3x3.iterate_regions + forward, for any k and stride, pixel by pixel."""
     k = kernel.shape[0]
-    padded = reference_pad(image, k, padding, value)
+    padded = reference_pad(image, k, padding, value, stride)
     h, w = padded.shape
     rows = range(0, h - k + 1, stride)
     cols = range(0, w - k + 1, stride)
@@ -215,25 +221,42 @@ def test_same_padding_even_kernels_put_the_extra_on_bottom_right(k, before, afte
     np.testing.assert_allclose(out, correlate2d(padded, kernel, mode="valid"), atol=1e-12)
 
 
-@pytest.mark.parametrize("padding", ["valid", "same"])
 @pytest.mark.parametrize("stride", [2, 3])
-def test_stride_takes_every_nth_pixel_of_stride_one(padding, stride):
+def test_valid_stride_takes_every_nth_pixel_of_stride_one(stride):
     rng = np.random.default_rng(stride)
     image = rng.normal(size=(9, 8))
     kernel = rng.normal(size=(3, 3))
-    full = ops.conv2d(image, kernel, padding=padding, pad_value=1.5)
-    strided = ops.conv2d(image, kernel, padding=padding, pad_value=1.5, stride=stride)
+    full = ops.conv2d(image, kernel, padding="valid")
+    strided = ops.conv2d(image, kernel, padding="valid", strides=stride)
     np.testing.assert_array_equal(strided, full[::stride, ::stride])
     np.testing.assert_allclose(
-        strided, reference_conv(image, kernel, padding, 1.5, stride), atol=1e-12
+        strided, reference_conv(image, kernel, "valid", 0, stride), atol=1e-12
     )
+
+
+@pytest.mark.parametrize("stride", [2, 3])
+def test_same_stride_pads_like_keras(stride):
+    rng = np.random.default_rng(stride)
+    image = rng.normal(size=(9, 8))
+    kernel = rng.normal(size=(3, 3))
+    strided = ops.conv2d(image, kernel, padding="same", pad_value=1.5, strides=stride)
+    assert strided.shape == (-(-9 // stride), -(-8 // stride))
+    np.testing.assert_allclose(
+        strided, reference_conv(image, kernel, "same", 1.5, stride), atol=1e-12
+    )
+    # 9 rows, stride 2: 1 before and 1 after, so the stride-1 rows 0, 2, 4, ...; 8 columns:
+    # 0 before and 1 after (Keras), so the windows start one column right: columns 1, 3, 5, 7
+    if stride == 2:
+        full = ops.conv2d(image, kernel, padding="same", pad_value=1.5)
+        np.testing.assert_allclose(strided, full[::2, 1::2], atol=1e-12)
+        assert ops.same_padding(9, 3, 2) == (1, 1) and ops.same_padding(8, 3, 2) == (0, 1)
 
 
 def test_conv2d_multi_stacks_each_kernel():
     rng = np.random.default_rng(5)
     image = rng.normal(size=(6, 7))
     kernels = rng.normal(size=(3, 3, 3))
-    out = ops.conv2d_multi(image, kernels, padding="same", pad_value="mean", stride=2)
+    out = ops.conv2d_multi(image, kernels, padding="same", pad_value="mean", strides=2)
     assert out.shape == (3, 4, 3)
     for f in range(3):
         np.testing.assert_allclose(
@@ -255,7 +278,7 @@ def test_conv_trace_every_pixel_matches_loop_reference(padding, stride):
     image = rng.integers(0, 256, size=(6, 5)).astype(float)
     kernel = rng.integers(-3, 4, size=(3, 3)).astype(float)
     expected = reference_conv(image, kernel, padding, 255, stride)
-    padded = reference_pad(image, 3, padding, 255)
+    padded = reference_pad(image, 3, padding, 255, stride)
     for row in range(expected.shape[0]):
         for col in range(expected.shape[1]):
             trace = ops.conv_trace(image, kernel, row, col, padding, 255, stride)
@@ -279,7 +302,7 @@ def test_conv_matches_torch(torch):
             expected = torch.nn.functional.conv2d(x, w, padding=padding)[0, 0].numpy()
             np.testing.assert_allclose(ops.conv2d(image, kernel, padding), expected, atol=1e-10)
         expected = torch.nn.functional.conv2d(x, w, stride=2)[0, 0].numpy()
-        np.testing.assert_allclose(ops.conv2d(image, kernel, stride=2), expected, atol=1e-10)
+        np.testing.assert_allclose(ops.conv2d(image, kernel, strides=2), expected, atol=1e-10)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,19 +340,19 @@ def test_conv_output_shape_property(h, w, k, padding, stride):
     kernel = np.ones((k, k))
     oh, ow = ops.output_size(h, k, padding, stride), ops.output_size(w, k, padding, stride)
     # Independent count: window starts 0, stride, 2*stride, ... that fit in the padded input.
-    extra = k - 1 if padding == "same" else 0
     for n, size in ((h, oh), (w, ow)):
+        extra = max((-(-n // stride) - 1) * stride + k - n, 0) if padding == "same" else 0
         if n + extra >= k:
             assert size == len(range(0, n + extra - k + 1, stride))
         else:
             assert size <= 0
     if oh >= 1 and ow >= 1:
-        out = ops.conv2d(image, kernel, padding=padding, stride=stride)
+        out = ops.conv2d(image, kernel, padding=padding, strides=stride)
         assert out.shape == (oh, ow)
         np.testing.assert_allclose(out, reference_conv(image, kernel, padding, 0, stride))
     else:
         with pytest.raises(InputError, match="does not fit") as error:
-            ops.conv2d(image, kernel, padding=padding, stride=stride)
+            ops.conv2d(image, kernel, padding=padding, strides=stride)
         assert_one_sentence(error)
 
 
@@ -351,9 +374,9 @@ def test_conv_output_shape_property(h, w, k, padding, stride):
         (np.zeros((4, 4)), np.zeros((0, 0)), {}, "kernel"),
         (np.zeros((4, 4)), VERTICAL_SOBEL, {"padding": "full"}, "Padding"),
         (np.zeros((4, 4)), VERTICAL_SOBEL, {"padding": "SAME"}, "Padding"),
-        (np.zeros((4, 4)), VERTICAL_SOBEL, {"stride": 0}, "stride"),
-        (np.zeros((4, 4)), VERTICAL_SOBEL, {"stride": 1.5}, "stride"),
-        (np.zeros((4, 4)), VERTICAL_SOBEL, {"stride": True}, "stride"),
+        (np.zeros((4, 4)), VERTICAL_SOBEL, {"strides": 0}, "stride"),
+        (np.zeros((4, 4)), VERTICAL_SOBEL, {"strides": 1.5}, "stride"),
+        (np.zeros((4, 4)), VERTICAL_SOBEL, {"strides": True}, "stride"),
         (np.zeros((4, 4)), VERTICAL_SOBEL, {"pad_value": "median"}, "pad value"),
         (np.zeros((4, 4)), VERTICAL_SOBEL, {"pad_value": float("nan")}, "pad value"),
         (np.zeros((4, 4)), VERTICAL_SOBEL, {"pad_value": None}, "pad value"),
@@ -367,7 +390,9 @@ def test_conv2d_rejects_bad_input_with_one_sentence(image, kernel, kwargs, fragm
 
 def test_conv2d_accepts_numpy_integer_stride_and_pad_value():
     out = ops.conv2d(TUTORIAL_IMAGE, VERTICAL_SOBEL, "same", np.uint8(255), np.int64(2))
-    expected = correlate2d(np.pad(TUTORIAL_IMAGE, 1, constant_values=255), VERTICAL_SOBEL, "valid")
+    # 4x4, stride 2, "same": Keras pads 0 before and 1 after (2 outputs per axis)
+    padded = np.pad(TUTORIAL_IMAGE, ((0, 1), (0, 1)), constant_values=255)
+    expected = correlate2d(padded, VERTICAL_SOBEL, "valid")
     np.testing.assert_array_equal(out, expected[::2, ::2])
 
 

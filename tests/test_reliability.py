@@ -456,7 +456,7 @@ GOOD_MODEL = nn.to_bytes(nn.tutorial_model(seed=0))
 # (file name, contents, what the one st.error must say)
 BAD_MODELS = [
     ("empty.npz", b"", "empty"),
-    ("notes.npz", b"a text file renamed .npz\n" * 10, "not a readable"),
+    ("notes.npz", b"a text file renamed .npz\n" * 10, "not a cnnviz model"),  # load_model says it
     ("half.npz", GOOD_MODEL[: len(GOOD_MODEL) // 2], "damaged or truncated"),
     ("bitrot.npz", corrupt_compressed_member(GOOD_MODEL), "damaged or truncated"),
     ("bad-deflate.npz", corrupt_compressed_member(GOOD_MODEL, "start"), "damaged or truncated"),

@@ -21,13 +21,13 @@ from cnnviz.nn.layers import (
     Layer,
     MaxPooling2D,
     ReLU,
-    softmax,
 )
 from cnnviz.nn.model import Sequential, as_batch
 from cnnviz.nn.optimizers import SGD, Adam, Optimizer
 from cnnviz.nn.recipes import bundled_models, strong_model, tutorial_model
 from cnnviz.nn.scaled import ScaledImages, ShiftedImages
 from cnnviz.nn.threads import set_blas_threads
+from cnnviz.ops import softmax
 
 
 def to_categorical(y, num_classes: int | None = None) -> np.ndarray:

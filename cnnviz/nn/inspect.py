@@ -6,24 +6,26 @@ from __future__ import annotations
 import numpy as np
 
 from cnnviz.nn.model import Sequential
+from cnnviz.nn.trace import Trace
 
 
 def feature_maps(model: Sequential, x: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    """Run one image through ``model`` and return every conv / pooling layer's output.
+    """Every conv / pooling layer's output for one image, from a pure trace (nothing is left
+    on ``model``, so a shared model needs no lock).
 
     x: (28, 28), (28, 28, 1) or (1, 28, 28, 1) float32, already scaled like the training data.
-    Returns [(layer name, output (H, W, C))] in layer order; the last layer's ``output`` then
-    holds the image's probabilities (1, classes).
+    Returns [(layer name, output (H, W, C))] in layer order.
     """
     x = np.asarray(x, dtype=np.float32)
     x = x.reshape(1, x.shape[-3], x.shape[-2], 1) if x.ndim == 4 else x.reshape(1, *x.shape[:2], 1)
-    model.forward(x, training=False)
-    maps = []
-    for layer in model.layers:
-        out = getattr(layer, "output", None)
-        if out is not None and np.ndim(out) == 4:
-            maps.append((layer.name, np.array(out[0])))
-    return maps
+    return maps_of(model.trace(x))
+
+
+def maps_of(trace: Trace) -> list[tuple[str, np.ndarray]]:
+    """[(layer name, output (H, W, C))] of the first image, for every layer with image output."""
+    return [
+        (record.name, np.array(record.output[0])) for record in trace if record.output.ndim == 4
+    ]
 
 
 def first_conv_kernel(model: Sequential) -> np.ndarray | None:

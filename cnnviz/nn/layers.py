@@ -1,16 +1,9 @@
 """Layers of the engine: Conv2D, MaxPooling2D, AveragePooling2D, Flatten, Dense, ReLU.
 
-Every layer has the same small interface (numpy-ml style):
-
-- ``build(input_shape)`` creates the parameters for one sample's shape, e.g. (28, 28, 1);
-- ``forward(x)`` takes a batch (N, ...) and returns the batch output;
-- ``backward(dy)`` takes dL/d(output) and returns dL/d(input), filling ``grads``;
-- ``params`` / ``grads``: dicts of arrays with the same keys ("kernel", "bias").
-
-After a pass each layer keeps what the app shows: ``output`` (the feature maps),
-``grad_output`` and ``grad_input``. Everything is float32 and batched (NHWC like Keras); no layer
-loops over pixels or samples in Python. Kernels use Keras's layout and initialisers (Glorot
-uniform, zero bias) so results compare with the tutorial's Keras run.
+The base class and shared interface are in base.py, Conv2D in conv.py, the pooling layers in
+pooling.py; this module has the small ones (Flatten, ReLU, Dense) and every layer by name
+(``LAYER_CLASSES``, used to rebuild a model from its description). Kernels use Keras's layout
+and initialisers (Glorot uniform, zero bias) so results compare with the tutorial's Keras run.
 """
 
 from __future__ import annotations
@@ -18,404 +11,25 @@ from __future__ import annotations
 import numpy as np
 
 from cnnviz.errors import InputError
+from cnnviz.nn.base import F32, Layer, glorot_uniform
+from cnnviz.nn.conv import Conv2D
+from cnnviz.nn.pooling import AveragePooling2D, MaxPooling2D
+from cnnviz.ops import softmax
+from cnnviz.validate import positive_int
 
-F32 = np.float32
-
-
-def glorot_uniform(rng: np.random.Generator, shape: tuple, fan_in: int, fan_out: int) -> np.ndarray:
-    """Keras's default kernel initialiser: U(-l, l) with l = sqrt(6 / (fan_in + fan_out))."""
-    limit = np.sqrt(6.0 / (fan_in + fan_out))
-    return rng.uniform(-limit, limit, size=shape).astype(F32)
-
-
-class Layer:
-    """Base class: a layer without parameters that passes shapes through."""
-
-    kind = "Layer"
-
-    def __init__(self, name: str | None = None, input_shape: tuple | None = None):
-        self.name = name
-        self.input_shape = tuple(input_shape) if input_shape is not None else None
-        self.output_shape = None
-        self.params: dict[str, np.ndarray] = {}
-        self.grads: dict[str, np.ndarray] = {}
-        self.built = False
-        self.output = None  # last forward output (N, ...)
-        self.grad_output = None  # last dL/d output
-        self.grad_input = None  # last dL/d input (None when not needed, e.g. the first layer)
-        self.need_input_grad = True
-
-    def build(self, input_shape: tuple, rng: np.random.Generator | None = None) -> None:
-        self.input_shape = tuple(input_shape)
-        self.output_shape = self.compute_output_shape(self.input_shape)
-        self.built = True
-
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
-        return input_shape
-
-    def count_params(self) -> int:
-        return int(sum(p.size for p in self.params.values()))
-
-    def get_config(self) -> dict:
-        return {"name": self.name}
-
-    def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        return self.forward(x, training)
-
-    def __repr__(self) -> str:
-        cfg = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
-        return f"{self.kind}({cfg})"
-
-
-def _relu_forward(z: np.ndarray) -> np.ndarray:
-    return np.maximum(z, 0, out=z)
-
-
-class Conv2D(Layer):
-    """2-D convolution (cross-correlation, as in Keras) over NHWC batches.
-
-    kernel: (kh, kw, C_in, filters); bias: (filters,).
-    forward: x (N, H, W, C_in) -> (N, H', W', filters), with
-    H' = (H + 2p - kh) // stride + 1 (p = 0 for "valid", "same" keeps H' = ceil(H / stride)).
-
-    It works by im2col: the kh*kw shifted views of the input are copied side by side into
-    ``cols`` (N*H'*W', kh*kw*C_in), so the whole convolution is one matrix product with the
-    kernel reshaped to (kh*kw*C_in, filters). The backward pass reuses ``cols``:
-    dL/dkernel = cols^T @ dL/dz and dL/dcols = dL/dz @ kernel^T, scattered back (col2im).
-    """
-
-    kind = "Conv2D"
-
-    def __init__(
-        self,
-        filters: int,
-        kernel_size=3,
-        strides=1,
-        padding: str = "valid",
-        use_bias: bool = True,
-        activation: str | None = None,
-        input_shape: tuple | None = None,
-        name: str | None = None,
-    ):
-        super().__init__(name, input_shape)
-        self.filters = _positive_int(filters, "filters")
-        ks = (kernel_size, kernel_size) if np.isscalar(kernel_size) else tuple(kernel_size)
-        self.kernel_size = tuple(_positive_int(k, "kernel_size") for k in ks)
-        st = strides if np.isscalar(strides) else strides[0]
-        self.strides = _positive_int(st, "strides")
-        if padding not in ("valid", "same"):
-            raise InputError(f"Padding must be 'valid' or 'same', not {padding!r}.")
-        self.padding = padding
-        self.use_bias = bool(use_bias)
-        if activation not in (None, "linear", "relu"):
-            raise InputError(f"Conv2D activation must be None or 'relu', not {activation!r}.")
-        self.activation = None if activation == "linear" else activation
-
-    # --- shapes -------------------------------------------------------------------------
-    def _pads(self, h: int, w: int) -> tuple[int, int, int, int]:
-        """(top, bottom, left, right) zero padding; 'same' puts the odd pixel bottom/right."""
-        if self.padding == "valid":
-            return 0, 0, 0, 0
-        kh, kw = self.kernel_size
-        s = self.strides
-        ph = max((-(-h // s) - 1) * s + kh - h, 0)
-        pw = max((-(-w // s) - 1) * s + kw - w, 0)
-        return ph // 2, ph - ph // 2, pw // 2, pw - pw // 2
-
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
-        h, w, _ = input_shape
-        t, b, left, r = self._pads(h, w)
-        kh, kw = self.kernel_size
-        ho = (h + t + b - kh) // self.strides + 1
-        wo = (w + left + r - kw) // self.strides + 1
-        if ho < 1 or wo < 1:
-            raise InputError(
-                f"A {kh}x{kw} kernel does not fit a {h}x{w} input with {self.padding} padding."
-            )
-        return ho, wo, self.filters
-
-    def build(self, input_shape: tuple, rng: np.random.Generator | None = None) -> None:
-        if len(input_shape) != 3:
-            raise InputError(f"Conv2D needs inputs shaped (H, W, C), not {tuple(input_shape)}.")
-        super().build(input_shape)
-        rng = rng or np.random.default_rng()
-        kh, kw = self.kernel_size
-        cin = input_shape[2]
-        self.params["kernel"] = glorot_uniform(
-            rng, (kh, kw, cin, self.filters), kh * kw * cin, kh * kw * self.filters
-        )
-        if self.use_bias:
-            self.params["bias"] = np.zeros(self.filters, F32)
-
-    def _window_index(self, padded_shape: tuple) -> np.ndarray:
-        """The im2col table: for output pixel (i, j) and kernel cell (di, dj, channel), the
-        position of the input value it multiplies in the flattened padded image (H*W*C).
-
-        Shape (H' * W' * kh * kw * C_in,), built once per input shape and kept.
-        """
-        if getattr(self, "_index_for", None) != padded_shape:
-            hp, wp, c = padded_shape
-            ho, wo, _ = self.output_shape
-            kh, kw = self.kernel_size
-            s = self.strides
-            rows = (np.arange(ho) * s)[:, None, None, None, None] + np.arange(kh)[:, None, None]
-            cols = (np.arange(wo) * s)[None, :, None, None, None] + np.arange(kw)[:, None]
-            index = (rows * wp + cols) * c + np.arange(c)  # (H', W', kh, kw, C)
-            self._index, self._index_for = index.reshape(-1), padded_shape
-        return self._index
-
-    # --- forward / backward ----------------------------------------------------------------
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """x (N, H, W, C_in) -> (N, H', W', filters)."""
-        n, h, w, c = x.shape
-        t, b, left, r = self._pads(h, w)
-        if t or b or left or r:
-            x = np.pad(x, ((0, 0), (t, b), (left, r), (0, 0)))
-        ho, wo, f = self.output_shape
-        kh, kw = self.kernel_size
-        # im2col in one gather: row (i, j) of cols holds the window under output pixel (i, j)
-        index = self._window_index(x.shape[1:])
-        if n == 1:  # one image: a gather from the flat image (skips take's per-axis set-up)
-            cols = x.reshape(-1).take(index)
-        else:
-            cols = np.take(x.reshape(n, -1), index, axis=1)
-        self.cols = cols.reshape(n * ho * wo, kh * kw * c)  # (N*H'*W', kh*kw*C_in)
-        z = self.cols @ self.params["kernel"].reshape(-1, f)
-        if self.use_bias:
-            z += self.params["bias"]
-        if self.activation == "relu":
-            _relu_forward(z)
-        self.padded_shape = x.shape
-        self.output = z.reshape(n, ho, wo, f)
-        return self.output
-
-    def backward(self, dy: np.ndarray) -> np.ndarray | None:
-        """dy (N, H', W', filters) -> dL/dx (N, H, W, C_in); fills grads["kernel"], ["bias"]."""
-        self.grad_output = dy
-        f = self.filters
-        if self.activation == "relu":
-            dy = dy * (self.output > 0)
-        dz = dy.reshape(-1, f)
-        kernel = self.params["kernel"]
-        self.grads["kernel"] = (self.cols.T @ dz).reshape(kernel.shape)
-        if self.use_bias:
-            self.grads["bias"] = dz.sum(axis=0)
-        if not self.need_input_grad:
-            self.grad_input = None
-            return None
-        n, hp, wp, c = self.padded_shape
-        ho, wo, _ = self.output_shape
-        kh, kw = self.kernel_size
-        s = self.strides
-        dcols = (dz @ kernel.reshape(-1, f).T).reshape(n, ho, wo, kh, kw, c)
-        dx = np.zeros(self.padded_shape, dcols.dtype)
-        for i in range(kh):  # col2im: add each offset's share back where it came from
-            for j in range(kw):
-                dx[:, i : i + s * (ho - 1) + 1 : s, j : j + s * (wo - 1) + 1 : s, :] += dcols[
-                    :, :, :, i, j, :
-                ]
-        h, w, _ = self.input_shape
-        t, _, left, _ = self._pads(h, w)
-        self.grad_input = dx[:, t : t + h, left : left + w, :]
-        return self.grad_input
-
-    def get_config(self) -> dict:
-        return {
-            "name": self.name,
-            "filters": self.filters,
-            "kernel_size": list(self.kernel_size),
-            "strides": self.strides,
-            "padding": self.padding,
-            "use_bias": self.use_bias,
-            "activation": self.activation,
-        }
-
-
-class _Pooling2D(Layer):
-    """Shared shape logic of the pooling layers: non-overlapping windows, stride = pool size.
-
-    Rows and columns that do not fill a whole window are dropped (Keras's 'valid' pooling).
-    """
-
-    def __init__(self, pool_size=2, input_shape: tuple | None = None, name: str | None = None):
-        super().__init__(name, input_shape)
-        p = pool_size if np.isscalar(pool_size) else pool_size[0]
-        self.pool_size = _positive_int(p, "pool_size")
-
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
-        h, w, c = input_shape
-        p = self.pool_size
-        if h < p or w < p:
-            raise InputError(f"A {p}x{p} pooling window does not fit a {h}x{w} input.")
-        return h // p, w // p, c
-
-    def _windows(self, x: np.ndarray) -> np.ndarray:
-        """x (N, H, W, C) -> view (N, H', p, W', p, C) of the whole windows."""
-        n, _, _, c = x.shape
-        ho, wo, _ = self.output_shape
-        p = self.pool_size
-        return x[:, : ho * p, : wo * p, :].reshape(n, ho, p, wo, p, c)
-
-    def _scatter(self, dwin: np.ndarray) -> np.ndarray:
-        """dwin (N, H', p, W', p, C) -> dL/dx (N, H, W, C), zero on dropped rows/columns."""
-        n = dwin.shape[0]
-        ho, wo, c = self.output_shape
-        p = self.pool_size
-        h, w, _ = self.input_shape
-        flat = dwin.reshape(n, ho * p, wo * p, c)
-        if (h, w) == (ho * p, wo * p):
-            return flat
-        dx = np.zeros((n, h, w, c), dwin.dtype)
-        dx[:, : ho * p, : wo * p, :] = flat
-        return dx
-
-    def get_config(self) -> dict:
-        return {"name": self.name, "pool_size": self.pool_size}
-
-
-class MaxPooling2D(_Pooling2D):
-    """Max pooling: x (N, H, W, C) -> (N, H // p, W // p, C).
-
-    The p*p positions of every window are p*p strided views of the input, x[:, i::p, j::p];
-    the output is their elementwise maximum. backward routes each upstream gradient to the
-    position that held its window's maximum, as the tutorial's MaxPool2.backprop does. On a
-    tie (a flat background gives many) it goes to the first such position in the window, as
-    Keras/TensorFlow and PyTorch do, so no gradient is counted twice.
-
-    Two ways to find the winners, chosen by size (both measured, docs/performance.md):
-
-    - small batches (batch size 1 above all), where each NumPy call costs more in overhead
-      than in arithmetic: the training forward pass records, for every output element, the
-      index of its maximum in the flattened input; backward is one scatter,
-      dx.flat[winners] = dy;
-    - larger ones, where moving bytes costs most: forward takes plain maxima and backward
-      compares each window position with the output (p*p boolean masks).
-    """
-
-    kind = "MaxPooling2D"
-    WINNERS_UP_TO = 8192  # output elements (batch x H' x W' x C); batch 6 of the tutorial's net
-
-    def __init__(self, pool_size=2, input_shape: tuple | None = None, name: str | None = None):
-        super().__init__(pool_size, input_shape, name)
-        self.winners = None  # flat input index of each output element's maximum
-        self._index_tables: dict[int, list[np.ndarray]] = {}  # see _column_indices
-
-    def _views(self, x: np.ndarray) -> list[np.ndarray]:
-        """The p*p strided views x[:, i::p, j::p] (cropped to whole windows), row-major."""
-        ho, wo, _ = self.output_shape
-        p = self.pool_size
-        return [x[:, i : ho * p : p, j : wo * p : p, :] for i in range(p) for j in range(p)]
-
-    def _column_indices(self, n: int) -> list[np.ndarray]:
-        """For each column j of a window: the flat input index (into x.reshape(-1)) of that
-        column's element in every window row, shape (N*H'*p, W', C). Built once per batch size."""
-        tables = self._index_tables.get(n)
-        if tables is None:
-            h, w, c = self.input_shape
-            ho, wo, _ = self.output_shape
-            p = self.pool_size
-            index = np.arange(n * h * w * c).reshape(n, h, w, c)[:, : ho * p, : wo * p, :]
-            rows = index.reshape(n * ho * p, wo, p, c)
-            tables = [np.ascontiguousarray(rows[:, :, j, :]) for j in range(p)]
-            if len(self._index_tables) >= 2:  # a full batch and the last, smaller one
-                self._index_tables.clear()
-            self._index_tables[n] = tables
-        return tables
-
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self.input = x
-        ho, wo, c = self.output_shape
-        if training and x.shape[0] * ho * wo * c <= self.WINNERS_UP_TO:
-            out, self.winners = self._max_and_winners(x)
-        else:
-            views = self._views(x)
-            out = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy()
-            for v in views[2:]:
-                np.maximum(out, v, out=out)
-            self.winners = None
-        self.output = out
-        return out
-
-    def _max_and_winners(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The window maxima and the flat input index of each one, in two rounds: first the
-        maximum of each window row across its p columns, then of those across the p rows.
-        Each round walks the positions in order and "greater" (not "greater or equal") keeps
-        the earlier one on a tie, so a tie goes to the first position in row-major order."""
-        n = x.shape[0]
-        ho, wo, c = self.output_shape
-        p = self.pool_size
-        columns = self._column_indices(n)
-        # round 1: (N*H'*p window rows, W' windows, p columns, C) -> max over the columns
-        cells = x[:, : ho * p, : wo * p, :].reshape(n * ho * p, wo, p, c)
-        best, where = cells[:, :, 0, :], columns[0]
-        for j in range(1, p):
-            v = cells[:, :, j, :]
-            better = np.greater(v, best)
-            best = np.maximum(best, v)
-            where = np.where(better, columns[j], where)
-        # round 2: (N*H', p rows, W'*C) -> max over the rows of each window
-        best = best.reshape(n * ho, p, wo * c)
-        where = where.reshape(n * ho, p, wo * c)
-        out, winners = best[:, 0], where[:, 0]
-        for i in range(1, p):
-            better = np.greater(best[:, i], out)
-            out = np.maximum(out, best[:, i])
-            winners = np.where(better, where[:, i], winners)
-        if p == 1:
-            out = out.copy()  # a 1x1 window: the output must not be a view of the input
-        return out.reshape(n, ho, wo, c), winners.reshape(n, ho, wo, c)
-
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        """dy (N, H', W', C) -> dL/dx (N, H, W, C): dy at each window's first max, 0 elsewhere."""
-        self.grad_output = dy
-        if self.winners is not None and self.winners.shape == dy.shape:
-            dx = np.zeros(self.input.shape, dy.dtype)
-            dx.reshape(-1)[self.winners.reshape(-1)] = dy.reshape(-1)
-        else:
-            dx = self._route_by_masks(dy)
-        self.grad_input = dx
-        return dx
-
-    def _route_by_masks(self, dy: np.ndarray) -> np.ndarray:
-        """Find the winners from the output: for each window position in order, the elements
-        equal to their window's maximum that no earlier position has claimed."""
-        n = dy.shape[0]
-        ho, wo, c = self.output_shape
-        p = self.pool_size
-        h, w, _ = self.input_shape
-        dx = (np.empty if (h, w) == (ho * p, wo * p) else np.zeros)((n, h, w, c), dy.dtype)
-        views = self._views(self.input)
-        unrouted = None  # windows whose gradient has not found its max yet (None: all)
-        for k, v in enumerate(views):
-            i, j = divmod(k, p)
-            hit = np.equal(v, self.output)
-            if unrouted is None:
-                unrouted = ~hit
-            else:
-                hit &= unrouted
-                if k < len(views) - 1:
-                    unrouted ^= hit
-            np.multiply(hit, dy, out=dx[:, i : ho * p : p, j : wo * p : p, :])
-        return dx
-
-
-class AveragePooling2D(_Pooling2D):
-    """Average pooling: x (N, H, W, C) -> (N, H // p, W // p, C); backward shares dy equally."""
-
-    kind = "AveragePooling2D"
-
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        self.output = self._windows(x).mean(axis=(2, 4), dtype=x.dtype)
-        return self.output
-
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        self.grad_output = dy
-        n, ho, wo, c = dy.shape
-        p = self.pool_size
-        share = (dy / dy.dtype.type(p * p))[:, :, None, :, None, :]
-        dwin = np.broadcast_to(share, (n, ho, p, wo, p, c))
-        self.grad_input = self._scatter(np.ascontiguousarray(dwin))
-        return self.grad_input
+__all__ = [
+    "F32",
+    "LAYER_CLASSES",
+    "AveragePooling2D",
+    "Conv2D",
+    "Dense",
+    "Flatten",
+    "Layer",
+    "MaxPooling2D",
+    "ReLU",
+    "glorot_uniform",
+    "softmax",
+]
 
 
 class Flatten(Layer):
@@ -451,13 +65,6 @@ class ReLU(Layer):
         return self.grad_input
 
 
-def softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of logits (N, K), shifted by the row maximum so exp never overflows."""
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    e /= e.sum(axis=1, keepdims=True)
-    return e
-
-
 class Dense(Layer):
     """Fully-connected layer: x (N, D) -> z = x @ kernel + bias (N, units) -> activation(z).
 
@@ -476,7 +83,7 @@ class Dense(Layer):
         name: str | None = None,
     ):
         super().__init__(name, input_shape)
-        self.units = _positive_int(units, "units")
+        self.units = positive_int(units, "The number of units")
         if activation not in (None, "linear", "relu", "softmax"):
             raise InputError(
                 f"Dense activation must be None, 'relu' or 'softmax', not {activation!r}."
@@ -484,6 +91,7 @@ class Dense(Layer):
         self.activation = None if activation == "linear" else activation
         self.use_bias = bool(use_bias)
         self.logits = None
+        self.grad_logits = None
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         if len(input_shape) != 1:
@@ -554,16 +162,6 @@ class Dense(Layer):
             "activation": self.activation,
             "use_bias": self.use_bias,
         }
-
-
-def _positive_int(value, what: str) -> int:
-    try:
-        v = int(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{what} must be a whole number, not {value!r}.") from None
-    if v != value or v < 1:
-        raise InputError(f"{what} must be a whole number of at least 1, not {value!r}.")
-    return v
 
 
 LAYER_CLASSES = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnviz.errors import InputError
+from cnnviz.ops import softmax
 
 LOSSES = ("categorical_crossentropy", "sparse_categorical_crossentropy")
 
@@ -49,3 +50,14 @@ def check_loss(name: str) -> str:
     if name not in LOSSES:
         raise InputError(f"The loss must be one of {', '.join(LOSSES)}, not {name!r}.")
     return name
+
+
+def last_layer_loss(last, out: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
+    """The loss of a model's output and the gradient to start backward from.
+
+    A softmax Dense ``last`` gives dL/d(its logits) (the fused, exact form); any other last
+    layer's outputs are taken as logits (Keras's from_logits=True), giving dL/d(out).
+    """
+    if getattr(last, "activation", None) == "softmax":
+        return crossentropy(last.logits, out, target)
+    return crossentropy(out, softmax(out), target)

@@ -20,42 +20,14 @@ import numpy as np
 from cnnviz.errors import InputError
 from cnnviz.nn import losses, optimizers
 from cnnviz.nn.callbacks import Callback, History, ProgbarLogger, takes_batches
-from cnnviz.nn.layers import F32, Layer
+from cnnviz.nn.layers import LAYER_CLASSES, Layer
 from cnnviz.nn.metrics import accuracy, count_correct
+from cnnviz.nn.npz import save_model
 from cnnviz.nn.threads import blas_limit
+from cnnviz.nn.trace import Trace, trace_layers
+from cnnviz.validate import as_batch, as_labels
 
-
-def as_batch(x) -> np.ndarray:
-    """Images (N, H, W) or (N, H, W, C), any numeric dtype -> float32 (N, H, W, C)."""
-    x = np.asarray(x, dtype=F32)
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.ndim != 4:
-        raise InputError(f"Images must be shaped (N, H, W) or (N, H, W, C), not {x.shape}.")
-    return x
-
-
-def as_labels(y, num_classes: int | None = None) -> np.ndarray:
-    """Int labels (N,) or one-hot (N, K) -> int64 labels (N,); soft targets stay (N, K) float32."""
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim == 1:
-        if y.size and (not np.all(np.isfinite(y)) or np.any(y != np.round(y)) or y.min() < 0):
-            raise InputError("Labels must be whole numbers from 0 upwards.")
-        y = y.astype(np.int64)
-        if num_classes is not None and y.size and y.max() >= num_classes:
-            raise InputError(f"A label is {y.max()} but the model has only {num_classes} outputs.")
-        return y
-    if y.ndim == 2:
-        if num_classes is not None and y.shape[1] != num_classes:
-            raise InputError(
-                f"Targets have {y.shape[1]} columns but the model has {num_classes} outputs."
-            )
-        if np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1):
-            return y.argmax(axis=1)  # one-hot: keep just the class, the same loss and far cheaper
-        return y.astype(F32)
-    raise InputError(f"Labels must be shaped (N,) or (N, classes), not {y.shape}.")
+__all__ = ["Sequential", "as_batch", "as_labels"]
 
 
 class Sequential:
@@ -161,16 +133,32 @@ class Sequential:
         y: int labels (N,) or one-hot / target rows (N, classes). With ``input_grad`` the first
         layer also computes dL/d(input) (a saliency map); training does not need it.
         """
-        x = as_batch(x)
-        self._ensure_built(x)
-        target = as_labels(y, self.layers[-1].output_shape[0])
-        if len(target) != len(x):
-            raise InputError(f"There are {len(x)} images but {len(target)} labels.")
+        x, target = self._checked(x, y)
         self.layers[0].need_input_grad = input_grad
         try:
             return self._gradients(x, target)
         finally:
             self.layers[0].need_input_grad = False
+
+    def _checked(self, x, y) -> tuple[np.ndarray, np.ndarray | None]:
+        """(images float32 (N, H, W, C), labels as as_labels gives them or None), checked."""
+        x = as_batch(x)
+        self._ensure_built(x)
+        if y is None:
+            return x, None
+        target = as_labels(y, self.layers[-1].output_shape[0])
+        if len(target) != len(x):
+            raise InputError(f"There are {len(x)} images but {len(target)} labels.")
+        return x, target
+
+    def trace(self, x, y=None) -> Trace:
+        """Look inside: one record per layer (input, output; with labels y the gradients too).
+
+        x: (N, H, W[, C]); y: labels (N,) or one-hot (N, classes), optional. The model is left
+        untouched (no caches, no gradients, same weights), so threads may trace a shared model
+        at once; see cnnviz/nn/trace.py for the records.
+        """
+        return trace_layers(self.layers, *self._checked(x, y))
 
     def _gradients(self, x: np.ndarray, target: np.ndarray) -> float:
         """compute_gradients without the checks: x float32 (N, H, W, C), target validated."""
@@ -190,13 +178,7 @@ class Sequential:
         )
 
     def _loss_and_grad(self, probs: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
-        last = self.layers[-1]
-        if getattr(last, "activation", None) == "softmax":
-            return losses.crossentropy(last.logits, probs, target)
-        # no softmax at the end: treat the outputs as logits (Keras's from_logits=True)
-        from cnnviz.nn.layers import softmax
-
-        return losses.crossentropy(probs, softmax(probs), target)
+        return losses.last_layer_loss(self.layers[-1], probs, target)
 
     def trainable_pairs(self) -> list[tuple[np.ndarray, np.ndarray]]:
         return [(layer.params[k], layer.grads[k]) for layer in self.layers for k in layer.params]
@@ -433,15 +415,26 @@ class Sequential:
 
     def save(self, path) -> None:
         """Write the model to ``path`` (.npz of arrays + JSON architecture), atomically."""
-        from cnnviz.nn.io import save_model
-
         save_model(self, path)
+
+    @classmethod
+    def from_config(cls, config: dict) -> Sequential:
+        """A fresh, built model from ``get_config()``'s dict (weights initialised anew)."""
+        try:
+            layers = [LAYER_CLASSES[spec["class"]](**spec["config"]) for spec in config["layers"]]
+            model = cls(layers, name=str(config.get("name", "sequential")), seed=0)
+            model.build(tuple(int(s) for s in config["input_shape"]))
+        except InputError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            message = f"The model's architecture is not one cnnviz knows ({exc!r})."
+            raise InputError(message) from None
+        model.loss = config.get("loss") or model.loss
+        return model
 
     def copy(self) -> Sequential:
         """An independent copy (same architecture and weights, no optimizer state)."""
-        from cnnviz.nn.io import from_config
-
-        clone = from_config(self.get_config())
+        clone = Sequential.from_config(self.get_config())
         clone.set_weights(self.get_weights())
         clone.metadata = dict(self.metadata)
         return clone

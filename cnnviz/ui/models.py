@@ -11,7 +11,6 @@ uses the same model.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -20,14 +19,13 @@ import streamlit as st
 from cnnviz import nn, preprocess
 from cnnviz.data import load_dataset
 from cnnviz.errors import InputError
-from cnnviz.nn.inspect import feature_maps
+from cnnviz.nn import inspect, npz
 from cnnviz.nn.recipes import PRESETS, build_model, take_subset
 from cnnviz.ui import state
 
 SESSION_LABEL = "Trained in this session"
 UPLOADED_LABEL = "Uploaded .npz"
 QUICK_LABEL = "Quick model (trained at start-up)"
-DAMAGED_MODEL = "This file is not a readable cnnviz model (.npz): it is damaged or truncated."
 NO_MODEL = (
     "No model is available yet: train one on the Train live page, or upload a .npz model "
     "saved by cnnviz."
@@ -155,15 +153,13 @@ def _upload_box(where, key: str) -> None:
     st.session_state[seen_key] = upload.file_id
     data = upload.getvalue()
     try:
-        if data and not data.startswith(b"PK"):  # not a zip: numpy would call it a pickle
-            raise InputError("This file is not a readable cnnviz model (.npz).")
         model = nn.load_model(data)
         _check_mnist_shaped(model)
     except InputError as exc:
         where.error(f"{Path(upload.name).name}: {exc}")
         return
     except Exception:  # a damaged file the loader did not foresee (e.g. a corrupt zlib stream)
-        where.error(f"{Path(upload.name).name}: {DAMAGED_MODEL}")
+        where.error(f"{Path(upload.name).name}: {npz.DAMAGED}")
         return
     st.session_state[state.UPLOADED_MODEL] = model
     st.session_state[state.CURRENT_MODEL_CHOICE] = UPLOADED_LABEL
@@ -179,30 +175,24 @@ def _check_mnist_shaped(model: nn.Sequential) -> None:
         raise InputError("This model does not end with a softmax, so it gives no probabilities.")
 
 
-# One lock for every forward pass made by a page: cached models are shared by all sessions,
-# and a forward pass stores each layer's output on the layer, so two sessions must not
-# interleave theirs.
-FORWARD_LOCK = threading.Lock()
-
-
 def analyse(
     model: nn.Sequential, image: np.ndarray
 ) -> tuple[np.ndarray, list[tuple[str, np.ndarray]]]:
-    """Run the current input through ``model``.
+    """Run the current input through ``model`` (a pure trace: shared models need no lock).
 
     image: (28, 28) float32 in [0, 1] (ink bright). Returns (probabilities (10,),
     [(layer name, output (H, W, C))] for every conv / pooling layer).
     """
     x = preprocess.to_model_input(image)
-    with FORWARD_LOCK, np.errstate(over="ignore", invalid="ignore"):  # checked just below
-        maps = feature_maps(model, x)
-        probs = np.array(model.layers[-1].output[0], dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+        trace = model.trace(x)
+    probs = np.array(trace.output[0], dtype=np.float64)
     if not np.all(np.isfinite(probs)):
         raise InputError(
             "This model's outputs are not finite numbers (its weights are too large); "
             "choose or train another model."
         )
-    return probs, maps
+    return probs, inspect.maps_of(trace)
 
 
 def class_names_of(model: nn.Sequential | None) -> list[str]:

@@ -4,55 +4,15 @@ import streamlit as st
 
 from cnnviz import lessons
 from cnnviz.data import mnist
-from cnnviz.plots import heatmaps
 from cnnviz.plots import lessons as charts
 from cnnviz.ui import layout
+from cnnviz.ui.registry import PAGES
 
-PAGES = [
-    (
-        "pages/1_draw_predict.py",
-        ":material/draw:",
-        "Draw & predict",
-        "Draw or upload a digit, see what the network predicts and the feature maps it computes.",
-    ),
-    (
-        "pages/2_convolution.py",
-        ":material/blur_on:",
-        "Convolution",
-        "Slide a 3×3 filter over an image, one window at a time: the tutorial's 29 and −192.",
-    ),
-    (
-        "pages/3_pooling.py",
-        ":material/grid_view:",
-        "Pooling",
-        "Max, average and min pooling window by window, and where the gradient goes back.",
-    ),
-    (
-        "pages/4_softmax_backprop.py",
-        ":material/functions:",
-        "Softmax & backprop",
-        "Logits → probabilities → loss, then the gradients of one training step.",
-    ),
-    (
-        "pages/5_train_live.py",
-        ":material/monitoring:",
-        "Train live",
-        "Train the tutorial's network in your browser and watch loss and filters change.",
-    ),
-    (
-        "pages/6_why_convolution.py",
-        ":material/lightbulb:",
-        "Why convolution",
-        "Count the weights of dense vs convolutional layers, and shift a digit.",
-    ),
-]
-
-layout.ensure_app_navigation()  # a direct link opened first still runs inside app.py
-st.title("How a convolutional neural network sees a digit")
-st.markdown(
+layout.header(
+    "How a convolutional neural network sees a digit",
     "This app follows the tutorial *Basic CNN*: a small network, **Conv 3×3 (8 filters) → "
     "MaxPooling 2×2 → Dense (10, softmax)**, learns to read handwritten digits. Each page "
-    "opens up one part of it."
+    "opens up one part of it.",
 )
 
 tutorial = lessons.layer_param_counts(1000, 1000)
@@ -98,20 +58,18 @@ with left:
     )
     st.markdown("The first 9 training images, as the tutorial plots them:")
 with right:
-    st.plotly_chart(
+    layout.chart(
         charts.digit_grid(x_train[:9], y_train[:9], columns=3, cell_px=130),
-        width="content",
-        config=heatmaps.CHART_CONFIG,
-        theme=None,
         key="overview.fig_digits",
     )
 
 st.divider()
 st.header("The pages")
-for start in range(0, len(PAGES), 3):
+lessons_pages = PAGES[1:]  # every page but this one
+for start in range(0, len(lessons_pages), 3):
     cards = st.columns(3)
-    for card, (path, icon, title, text) in zip(cards, PAGES[start : start + 3], strict=False):
+    for card, info in zip(cards, lessons_pages[start : start + 3], strict=False):
         with card.container(border=True):
-            st.markdown(f"#### {icon} {title}")
-            st.markdown(text)
-            st.page_link(path, label=f"Open {title}", icon=":material/arrow_forward:")
+            st.markdown(f"#### {info.icon} {info.title}")
+            st.markdown(info.summary)
+            st.page_link(info.path, label=f"Open {info.title}", icon=":material/arrow_forward:")

@@ -30,9 +30,7 @@ with seen_col:
     if image is None:
         st.info(inputs.NO_INPUT)
     else:
-        st.plotly_chart(
-            plots.image_figure(image, height=300), width="stretch", config={"displayModeBar": False}
-        )
+        layout.chart(plots.image_figure(image, height=300), width="stretch")
         st.caption(
             f"28 x 28 input from {source}"
             + (f" (true label: {label})" if label is not None else "")
@@ -66,9 +64,7 @@ with verdict_box:
         st.markdown(f":{'green' if best == label else 'red'}[**{verdict}**]")
     st.caption(f"Model: {model_name}")
 
-st.plotly_chart(
-    plots.probability_bars(probs, names), width="stretch", config={"displayModeBar": False}
-)
+layout.chart(plots.probability_bars(probs, names), width="stretch")
 
 inputs.recipe_expander()
 
@@ -78,7 +74,7 @@ st.markdown(
     "(red positive, blue negative); pooling keeps the strongest response of each 2x2 window."
 )
 for name, fmap in maps:  # each layer across the whole width: big enough for a projector
-    st.plotly_chart(
+    layout.chart(
         plots.feature_map_grid(
             fmap,
             title=layout.layer_caption(name, fmap.shape),
@@ -87,7 +83,6 @@ for name, fmap in maps:  # each layer across the whole width: big enough for a p
             width_px=1100,
         ),
         width="stretch",
-        config={"displayModeBar": False},
     )
     if fmap.shape[2] > 16:
         st.caption(f"The first 16 of {fmap.shape[2]} maps.")

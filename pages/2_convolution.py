@@ -4,24 +4,17 @@ import pandas as pd
 import streamlit as st
 
 from cnnviz import filters, lessons, ops
-from cnnviz.data import mnist
-from cnnviz.errors import InputError
 from cnnviz.plots import heatmaps
 from cnnviz.plots.heatmaps import Box
 from cnnviz.ui import layout, state, stepper
+from cnnviz.ui.conv_settings import conv_settings
 
-TUTORIAL = "Tutorial 4×4 example"
-DIGIT = "MNIST digit"
-DRAWING = "Current drawing / upload"
-CUSTOM = "Custom 3×3 (type it)"
-PAD_VALUES = {"0": 0.0, "255": 255.0, "mean": "mean"}
 BANK_DEFAULT = list(filters.FILTERS)[:6] + ["Laplacian", "Sharpen"]  # 8 filters, like the tutorial
 
-layout.ensure_app_navigation()  # a direct link opened first still runs inside app.py
-st.title("Convolution")
-st.markdown(
+layout.header(
+    "Convolution",
     "Put a small grid of numbers (the **filter**) on the image, multiply each pixel by the "
-    "filter value above it and add the products: that sum is **one** output pixel. Slide, repeat."
+    "filter value above it and add the products: that sum is **one** output pixel. Slide, repeat.",
 )
 st.caption(
     "Pixel values here are whole numbers 0 (black) … 255 (white), as in the tutorial; the "
@@ -29,111 +22,32 @@ st.caption(
 )
 
 # --- 1. Input and filter ---------------------------------------------------------------------
-has_drawing = st.session_state.get(state.CURRENT_IMAGE) is not None
-controls = st.columns([1.1, 1.1, 1.0])
-with controls[0]:
-    source = st.radio(
-        "Input image",
-        (TUTORIAL, DIGIT, DRAWING),
-        index=2 if has_drawing else 0,
-        key="conv.input",
-    )
-    if source == DIGIT:
-        index = st.number_input(
-            "Training image number", 0, 59_999, value=0, step=1, key="conv.mnist_index"
-        )
-with controls[1]:
-    filter_name = st.selectbox(
-        "Filter",
-        [*filters.FILTERS, CUSTOM],
-        index=0,
-        key="conv.filter",
-        help="The tutorial's vertical Sobel filter comes first.",
-    )
-    stride = st.radio(
-        "Stride", (1, 2), horizontal=True, key="conv.stride", help="How far the filter moves."
-    )
-with controls[2]:
-    padding = st.radio(
-        "Padding",
-        ("valid", "same"),
-        horizontal=True,
-        key="conv.padding",
-        help="valid: only where the filter fits (smaller output); same: add a border so the "
-        "output keeps the input's size.",
-    )
-    pad_label = st.radio(
-        "Pad value",
-        tuple(PAD_VALUES),
-        horizontal=True,
-        key="conv.pad_value",
-        disabled=padding == "valid",
-        help="What fills the border for same padding: 0 (black), 255 (white) or the image's "
-        "mean pixel value.",
-    )
-pad_value = PAD_VALUES[pad_label]
-
-if source == TUTORIAL:
-    image = lessons.TUTORIAL_IMAGE
-    image_label = "the tutorial's 4×4 image"
-elif source == DIGIT:
-    (x_train, y_train), _ = mnist.load_data_shared()
-    image = x_train[int(index)].astype(float)
-    image_label = f"MNIST training image {int(index)} (label {int(y_train[int(index)])})"
-else:
-    if not has_drawing:
-        st.info(
-            "Nothing drawn yet. Draw a digit (or upload a picture) on **Draw & predict**, "
-            "or choose the tutorial example or an MNIST digit above."
-        )
-        st.page_link(
-            "pages/1_draw_predict.py", label="Go to Draw & predict", icon=":material/draw:"
-        )
-        st.stop()
-    image = lessons.to_pixel_values(st.session_state[state.CURRENT_IMAGE])
-    image_label = f"your input ({st.session_state.get(state.CURRENT_IMAGE_SOURCE) or 'drawing'})"
-
-if filter_name == CUSTOM:
-    st.markdown("**Type your own 3×3 filter** (numbers such as `-1`, `0.5` or `1/9`):")
-    start = pd.DataFrame(
-        [[heatmaps.format_number(v) for v in row] for row in filters.FILTERS["Vertical Sobel"]],
-        columns=["col 1", "col 2", "col 3"],
-    )
-    edited = st.data_editor(start, key="conv.custom_kernel", hide_index=True, width=360)
-    try:
-        kernel = filters.validate_kernel(edited)
-    except InputError as error:
-        st.error(str(error))
-        st.stop()
-    filter_label = "your filter"
-else:
-    kernel = filters.get_filter(filter_name)
-    filter_label = f"the {filter_name.lower()} filter"
-
+chosen = conv_settings()
+image, kernel, padding, pad_value, stride = (
+    chosen.image,
+    chosen.kernel,
+    chosen.padding,
+    chosen.pad_value,
+    chosen.strides,
+)
 output = ops.conv2d(image, kernel, padding, pad_value, stride)
 padded = ops.pad(image, padding, pad_value, kernel_size=3, strides=stride)
 st.session_state[state.LAST_CONV_OUTPUT] = output
 st.session_state[state.LAST_CONV_DESCRIPTION] = (
-    f"{filter_label} over {image_label}, {padding} padding, stride {stride}"
+    f"{chosen.filter_label} over {chosen.image_label}, {padding} padding, stride {stride}"
 )
 
 left, right = st.columns([1.4, 1])
 with left:
     st.subheader(f"Input: {image.shape[0]}×{image.shape[1]}")
-    st.plotly_chart(
+    layout.chart(
         heatmaps.heatmap(image, kind="image", colorbar_title="pixel", max_px=320),
-        width="content",
-        config=heatmaps.CHART_CONFIG,
-        theme=None,
         key="conv.fig_input",
     )
 with right:
     st.subheader("Filter: 3×3")
-    st.plotly_chart(
+    layout.chart(
         heatmaps.heatmap(kernel, kind="signed", colorbar_title="weight", max_px=180),
-        width="content",
-        config=heatmaps.CHART_CONFIG,
-        theme=None,
         key="conv.fig_kernel",
     )
     st.caption("Blue: negative weights, red: positive, white: 0.")
@@ -165,11 +79,8 @@ def step_view():
         else:
             st.subheader(f"Input, no padding: {padded.shape[0]}×{padded.shape[1]}")
             boxes = [Box(trace.top, trace.left, 3, 3)]
-        st.plotly_chart(
+        layout.chart(
             heatmaps.heatmap(padded, kind="image", colorbar_title="pixel", boxes=boxes, max_px=300),
-            width="content",
-            config=heatmaps.CHART_CONFIG,
-            theme=None,
             key="conv.fig_padded",
         )
         st.caption(
@@ -182,7 +93,7 @@ def step_view():
         )
     with figs[1]:
         st.subheader(f"Output: {out_shape[0]}×{out_shape[1]}")
-        st.plotly_chart(
+        layout.chart(
             heatmaps.heatmap(
                 output,
                 kind="signed",
@@ -191,9 +102,6 @@ def step_view():
                 max_px=260,
                 clickable=True,
             ),
-            width="content",
-            config=heatmaps.CHART_CONFIG,
-            theme=None,
             key="conv.fig_output",
             on_select=lambda: stepper.clicked("conv", out_shape),
             selection_mode="points",
@@ -205,32 +113,18 @@ def step_view():
     small = dict(max_px=140, show_colorbar=False)
     with parts[0]:
         st.markdown("**image window**")
-        st.plotly_chart(
-            heatmaps.heatmap(trace.window, kind="image", **small),
-            width="content",
-            config=heatmaps.CHART_CONFIG,
-            theme=None,
-            key="conv.fig_window",
-        )
+        layout.chart(heatmaps.heatmap(trace.window, kind="image", **small), key="conv.fig_window")
     parts[1].markdown("## ×")
     with parts[2]:
         st.markdown("**filter**")
-        st.plotly_chart(
-            heatmaps.heatmap(trace.kernel, kind="signed", **small),
-            width="content",
-            config=heatmaps.CHART_CONFIG,
-            theme=None,
-            key="conv.fig_trace_kernel",
+        layout.chart(
+            heatmaps.heatmap(trace.kernel, kind="signed", **small), key="conv.fig_trace_kernel"
         )
     parts[3].markdown("## =")
     with parts[4]:
         st.markdown("**products**")
-        st.plotly_chart(
-            heatmaps.heatmap(trace.products, kind="signed", **small),
-            width="content",
-            config=heatmaps.CHART_CONFIG,
-            theme=None,
-            key="conv.fig_products",
+        layout.chart(
+            heatmaps.heatmap(trace.products, kind="signed", **small), key="conv.fig_products"
         )
     sums = st.columns([1, 2.2])
     with sums[0]:
@@ -268,7 +162,7 @@ st.markdown(
     "Combined, √(gx² + gy²) is the edge strength. Same padding and stride as above."
 )
 edges = lessons.sobel_edges(image, padding, pad_value, stride)
-st.plotly_chart(
+layout.chart(
     heatmaps.heatmap_grid(
         [edges.vertical, edges.horizontal, edges.magnitude],
         ["vertical Sobel (gx)", "horizontal Sobel (gy)", "edge strength"],
@@ -277,9 +171,6 @@ st.plotly_chart(
         max_px=230,
         colorbar_title="response",
     ),
-    width="content",
-    config=heatmaps.CHART_CONFIG,
-    theme=None,
     key="conv.fig_sobel",
 )
 
@@ -303,13 +194,10 @@ else:
         "share one colour scale."
     )
     maps = [bank.volume[:, :, i] for i in range(f)]
-    st.plotly_chart(
+    layout.chart(
         heatmaps.heatmap_grid(
             maps, chosen, kind="signed", columns=4, max_px=170, colorbar_title="response"
         ),
-        width="content",
-        config=heatmaps.CHART_CONFIG,
-        theme=None,
         key="conv.fig_bank",
     )
 

@@ -12,12 +12,11 @@ FROM_CONV = "Output of the Convolution page"
 MODES = {"max": "max", "average": "avg", "min": "min"}
 GRADIENTS = {"all ones": "ones", "random whole numbers": "random"}
 
-layout.ensure_app_navigation()  # a direct link opened first still runs inside app.py
-st.title("Pooling")
-st.markdown(
+layout.header(
+    "Pooling",
     "Neighbouring pixels of a feature map hold nearly the same numbers. Pooling cuts the map "
     "into windows of size × size (they do not overlap) and keeps **one** number per window: the "
-    "**max**, the **average** or the **min**. A 2×2 max pooling halves the height and the width."
+    "**max**, the **average** or the **min**. A 2×2 max pooling halves the height and the width.",
 )
 
 conv_output = st.session_state.get(state.LAST_CONV_OUTPUT)
@@ -83,7 +82,7 @@ def step_view():
     figs = st.columns([1.2, 1])
     with figs[0]:
         st.subheader(f"Input: {h}×{w}")
-        st.plotly_chart(
+        layout.chart(
             heatmaps.heatmap(
                 plane,
                 kind=kind,
@@ -92,14 +91,11 @@ def step_view():
                 max_px=300,
                 colorbar_title="value",
             ),
-            width="content",
-            config=heatmaps.CHART_CONFIG,
-            theme=None,
             key="pool.fig_input",
         )
     with figs[1]:
         st.subheader(f"Pooled: {out_shape[0]}×{out_shape[1]}")
-        st.plotly_chart(
+        layout.chart(
             heatmaps.heatmap(
                 out_plane,
                 kind=kind,
@@ -110,9 +106,6 @@ def step_view():
                 colorbar_title="value",
                 clickable=True,
             ),
-            width="content",
-            config=heatmaps.CHART_CONFIG,
-            theme=None,
             key="pool.fig_output",
             on_select=lambda: stepper.clicked("pool", out_shape),
             selection_mode="points",
@@ -130,7 +123,7 @@ def step_view():
     )
     cols = st.columns([1, 2])
     with cols[0]:
-        st.plotly_chart(
+        layout.chart(
             heatmaps.heatmap(
                 trace.window,
                 kind=kind,
@@ -140,9 +133,6 @@ def step_view():
                 if trace.chosen is None
                 else (trace.chosen[0] - trace.top, trace.chosen[1] - trace.left),
             ),
-            width="content",
-            config=heatmaps.CHART_CONFIG,
-            theme=None,
             key="pool.fig_window",
         )
     cols[1].metric(f"{mode_label} of this window", heatmaps.format_number(trace.value))
@@ -164,24 +154,18 @@ grad_in = ops.pool2d_backward(plane, grad_out, size, mode)
 cols = st.columns([1, 1.4])
 with cols[0]:
     st.subheader("dL/d(pooled)")
-    st.plotly_chart(
+    layout.chart(
         heatmaps.heatmap(grad_out, kind="signed", max_px=220, colorbar_title="gradient"),
-        width="content",
-        config=heatmaps.CHART_CONFIG,
-        theme=None,
         key="pool.fig_grad_out",
     )
 with cols[1]:
     st.subheader("dL/d(input)")
     corners = lessons.pool_windows(out_shape, size) if out_shape[0] * out_shape[1] <= 64 else []
     windows = [Box(top, left, size, size, color="#9b9b9b", line_width=2) for top, left in corners]
-    st.plotly_chart(
+    layout.chart(
         heatmaps.heatmap(
             grad_in, kind="signed", max_px=330, boxes=windows, colorbar_title="gradient"
         ),
-        width="content",
-        config=heatmaps.CHART_CONFIG,
-        theme=None,
         key="pool.fig_grad_in",
     )
 st.caption(

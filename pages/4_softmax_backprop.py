@@ -10,13 +10,12 @@ from cnnviz.ui import inputs, layout, models
 
 LEARNING_RATES = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0]
 
-layout.ensure_app_navigation()  # a direct link opened first still runs inside app.py
-st.title("Softmax & backprop")
-st.markdown(
+layout.header(
+    "Softmax & backprop",
     "Follow **one** training step of the network on **one** image: forward to the softmax "
     "probabilities and the loss, then the gradients flowing back through Dense → pooling → "
     "conv, and the filters after one SGD step. Everything is computed on a **copy** of the "
-    "model: the model you use on the other pages does not change."
+    "model: the model you use on the other pages does not change.",
 )
 
 image, source, known_label = inputs.current_image()
@@ -37,13 +36,10 @@ if model is None:
     st.stop()
 
 with top[0]:
-    st.plotly_chart(
+    layout.chart(
         heatmaps.heatmap(
             lessons.to_pixel_values(image), kind="image", max_px=200, show_colorbar=False
         ),
-        width="content",
-        config=heatmaps.CHART_CONFIG,
-        theme=None,
         key="softmax.fig_input",
     )
     st.caption(f"Input: {source or 'drawing'} (the model sees x/255 − 0.5)")
@@ -105,21 +101,14 @@ else:
 flat = step.first("Flatten")
 if flat is not None:
     vector = step.layers[flat].output
-    st.plotly_chart(
+    layout.chart(
         charts.vector_strip(vector, title=f"Flattened: {vector.size} numbers in one row"),
-        config=heatmaps.CHART_CONFIG,
-        theme=None,
         key="softmax.fig_flat",
     )
     st.caption("Flatten lays the pooled feature maps out as one long vector for the Dense layer.")
 
 trace = step.softmax
-st.plotly_chart(
-    charts.softmax_pipeline(trace),
-    config=heatmaps.CHART_CONFIG,
-    theme=None,
-    key="softmax.fig_pipeline",
-)
+layout.chart(charts.softmax_pipeline(trace), key="softmax.fig_pipeline")
 cols = st.columns(3)
 cols[0].metric("Prediction", step.predicted)
 cols[1].metric(f"p(true label {trace.label})", f"{trace.probs[trace.label]:.4g}")
@@ -135,10 +124,8 @@ st.markdown(
     "For softmax with cross-entropy the gradient at the logits is simply "
     r"**p − onehot(label)**: push the true class up, every other class down."
 )
-st.plotly_chart(
+layout.chart(
     charts.class_bars(trace.grad_logits, trace.label, "dL/dlogits = p − onehot", yaxis="gradient"),
-    config=heatmaps.CHART_CONFIG,
-    theme=None,
     key="softmax.fig_grad_logits",
 )
 
@@ -164,28 +151,22 @@ if pool is not None:
     cols = st.columns([1, 1.4])
     with cols[0]:
         st.markdown(f"**dL/d(pooled)**: {' × '.join(str(s) for s in layer.output_shape)}")
-        st.plotly_chart(
+        layout.chart(
             heatmaps.heatmap(
                 layer.grad_output[:, :, channel],
                 kind="signed",
                 max_px=220,
                 colorbar_title="gradient",
             ),
-            width="content",
-            config=heatmaps.CHART_CONFIG,
-            theme=None,
             key="softmax.fig_pool_grad",
         )
     with cols[1]:
         routed = layer.grad_input
         st.markdown(f"**routed back, dL/d(conv output)**: {' × '.join(map(str, routed.shape))}")
-        st.plotly_chart(
+        layout.chart(
             heatmaps.heatmap(
                 routed[:, :, channel], kind="signed", max_px=330, colorbar_title="gradient"
             ),
-            width="content",
-            config=heatmaps.CHART_CONFIG,
-            theme=None,
             key="softmax.fig_pool_routed",
         )
 else:
@@ -202,7 +183,7 @@ if step.conv_index is not None:
     )
     shown = min(count, 8)
     titles = [f"filter {i}" for i in range(shown)]
-    st.plotly_chart(
+    layout.chart(
         heatmaps.heatmap_grid(
             list(step.kernel_grads[:shown]),
             titles,
@@ -211,9 +192,6 @@ if step.conv_index is not None:
             max_px=150,
             colorbar_title="dL/dw",
         ),
-        width="content",
-        config=heatmaps.CHART_CONFIG,
-        theme=None,
         key="softmax.fig_filter_grads",
     )
     if count > shown:
@@ -224,7 +202,7 @@ if step.conv_index is not None:
     st.header("One SGD step: w ← w − η · dL/dw")
     both = list(step.kernels_before[:shown]) + list(step.kernels_after[:shown])
     names = [f"before {i}" for i in range(shown)] + [f"after {i}" for i in range(shown)]
-    st.plotly_chart(
+    layout.chart(
         heatmaps.heatmap_grid(
             both,
             names,
@@ -234,9 +212,6 @@ if step.conv_index is not None:
             colorbar_title="weight",
             numbers=False,
         ),
-        width="content",
-        config=heatmaps.CHART_CONFIG,
-        theme=None,
         key="softmax.fig_before_after",
     )
     st.caption(
@@ -254,10 +229,8 @@ cols[1].metric(
     delta=f"{step.loss_change:.3g}",
     delta_color="inverse",
 )
-st.plotly_chart(
+layout.chart(
     charts.before_after_bars(trace.probs, step.probs_after, trace.label),
-    config=heatmaps.CHART_CONFIG,
-    theme=None,
     key="softmax.fig_probs_after",
 )
 st.caption(

@@ -107,7 +107,6 @@ if worker is None:
 
 # ----------------------------------------------------------------------------- live view
 names = models.class_names_of(worker.model)
-PLOT_CONFIG = {"displayModeBar": False}
 
 
 def heavy_figures(current: TrainingWorker, s) -> dict:
@@ -161,11 +160,8 @@ def curves_view() -> None:
     if current is None:
         return
     s = current.snapshot()
-    st.plotly_chart(
-        plots.training_curves(s.batch_curve, s.history),
-        width="stretch",
-        config=PLOT_CONFIG,
-        key="live_curves",
+    layout.chart(
+        plots.training_curves(s.batch_curve, s.history), key="live_curves", width="stretch"
     )
     st.markdown("**Epoch log**")
     st.code(
@@ -184,14 +180,14 @@ def learned_view() -> None:
     s = current.snapshot()
     figures = heavy_figures(current, s)
     if "filters" in figures:
-        st.plotly_chart(figures["filters"], width="stretch", config=PLOT_CONFIG)
+        layout.chart(figures["filters"], width="stretch")
     if "maps" in figures:
         st.markdown(f"**One test digit through the network** (true label: {names[s.sample_label]})")
         img_col, probs_col = st.columns([1, 2.5])
-        img_col.plotly_chart(figures["image"], width="stretch", config=PLOT_CONFIG)
+        layout.chart(figures["image"], width="stretch", where=img_col)
         if "probs" in figures:
-            probs_col.plotly_chart(figures["probs"], width="stretch", config=PLOT_CONFIG)
-        st.plotly_chart(figures["maps"], width="stretch", config=PLOT_CONFIG)
+            layout.chart(figures["probs"], width="stretch", where=probs_col)
+        layout.chart(figures["maps"], width="stretch")
 
 
 live_view()
@@ -232,7 +228,7 @@ def results() -> None:
     )
     conf_col, miss_col = st.columns([1.15, 1], gap="large")
     confusion = plots.confusion_figure(result.confusion, names)
-    conf_col.plotly_chart(confusion, width="stretch", config=PLOT_CONFIG)
+    layout.chart(confusion, width="stretch", where=conf_col)
     if not result.misclassified:
         miss_col.success("No test image was misclassified.")
         return
@@ -241,7 +237,7 @@ def results() -> None:
     gallery = plots.misclassified_gallery(
         result.test_images[:18], true, pred, names, columns=6, width_px=400
     )
-    miss_col.plotly_chart(gallery, width="stretch", config=PLOT_CONFIG)
+    layout.chart(gallery, width="stretch", where=miss_col)
 
 
 if not running:

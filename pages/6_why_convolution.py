@@ -20,17 +20,16 @@ def _use_preset(name):
         st.session_state[f"why.{field}"] = value
 
 
-layout.ensure_app_navigation()  # a direct link opened first still runs inside app.py
-st.title("Why convolution?")
+layout.header("Why convolution?")
 
 # --- 1. parameter counter --------------------------------------------------------------------
-st.header("1. Count the weights")
-st.markdown(
+st.header(
+    "1. Count the weights",
     "A first hidden layer with as many neurons as the image has pixels (× F feature maps). "
     "**Fully connected**: every neuron looks at every pixel. **Locally connected**: each neuron "
     "looks only at its k×k patch (feature localization). **Convolutional**: the neurons of a "
     "feature map also **share** one k×k filter (independence of location). Biases are not "
-    "counted."
+    "counted.",
 )
 for field, value in PRESETS["tutorial"].items():
     st.session_state.setdefault(f"why.{field}", value)
@@ -57,13 +56,11 @@ maps = cols[3].number_input("Feature maps F", 1, 512, step=1, key="why.maps")
 kernel = cols[4].selectbox("Filter size k", (3, 5, 7), key="why.kernel")
 
 counts = lessons.layer_param_counts(height, width, channels, maps, kernel)
-st.plotly_chart(
+layout.chart(
     charts.param_bars(
         ["fully connected", "locally connected", "convolutional"],
         [counts.fully_connected, counts.locally_connected, counts.convolutional],
     ),
-    config=heatmaps.CHART_CONFIG,
-    theme=None,
     key="why.fig_params",
 )
 h, w, c, f, k = int(height), int(width), int(channels), int(maps), int(kernel)
@@ -107,15 +104,11 @@ for title, img, feature_maps, key in (
     st.subheader(title)
     row = st.columns([1, 2.3])
     with row[0]:
-        st.plotly_chart(
-            heatmaps.heatmap(img, kind="image", max_px=200, show_colorbar=False),
-            width="content",
-            config=heatmaps.CHART_CONFIG,
-            theme=None,
-            key=f"{key}_image",
+        layout.chart(
+            heatmaps.heatmap(img, kind="image", max_px=200, show_colorbar=False), key=f"{key}_image"
         )
     with row[1]:
-        st.plotly_chart(
+        layout.chart(
             heatmaps.heatmap_grid(
                 [feature_maps[:, :, i] for i in range(len(names))],
                 [f"{name} map" for name in names],
@@ -127,9 +120,6 @@ for title, img, feature_maps, key in (
                 zmax=1020,
                 colorbar_title="response",
             ),
-            width="content",
-            config=heatmaps.CHART_CONFIG,
-            theme=None,
             key=f"{key}_maps",
         )
 st.success(

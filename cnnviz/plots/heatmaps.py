@@ -31,7 +31,6 @@ _MIN_BAR = 240  # narrowest plot area that still has room for a colour bar under
 # The main column of the app at 1280x800 with the sidebar open is about 700 px wide.
 CONTENT_WIDTH = 700
 # Pass to st.plotly_chart(config=...): no floating toolbar over small figures.
-CHART_CONFIG = {"displayModeBar": False}
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,24 @@ def ensure_app_navigation() -> None:
         st.rerun()
 
 
-def header(title: str, lead: str) -> None:
+def header(title: str, lead: str | None = None) -> None:
     """The page title and one or two sentences saying what the page shows (run first)."""
-    ensure_app_navigation()
+    ensure_app_navigation()  # a direct link opened first still runs inside app.py
     st.title(title)
-    st.markdown(lead)
+    if lead:
+        st.markdown(lead)
+
+
+CHART_CONFIG = {"displayModeBar": False}  # no Plotly toolbar: nothing to zoom on a projector
+
+
+def chart(fig, key: str | None = None, width="content", where=None, **options):
+    """Draw a Plotly figure as cnnviz.plots built it (its own fonts and colours, theme=None),
+    without Plotly's toolbar; ``width`` "content" (the figure's size) or "stretch";
+    ``options`` go to ``st.plotly_chart`` (``on_select``, ``selection_mode``)."""
+    return (where or st).plotly_chart(
+        fig, width=width, config=CHART_CONFIG, theme=None, key=key, **options
+    )
 
 
 def layer_caption(name: str, shape: tuple[int, ...]) -> str:

@@ -99,7 +99,7 @@ if state.TRAIN_ERROR in st.session_state:
     st.error(st.session_state[state.TRAIN_ERROR])
 if worker is None:
     st.info(
-        "Choose a preset (or your own settings) and press **Start**; **Step one batch** "
+        "Choose a preset (or your own settings) and press **Start**; **One batch** "
         "trains a single batch at a time so you can watch each update."
     )
     st.stop()

@@ -1,5 +1,6 @@
-"""Shared fixtures: a running ``streamlit run app.py``, a Playwright-driven Chromium, and
-PyTorch as an oracle.
+"""Shared fixtures: a running ``streamlit run app.py``, a Playwright-driven Chromium, PyTorch
+as an oracle, MNIST's test digits, the bundled tutorial network and a stand-in for the drawing
+canvas.
 
 Browser tests use Debian's Chromium at /usr/bin/chromium (never a downloaded browser). When
 it or the playwright package is missing they are skipped with the reason, and so are the
@@ -17,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cnnviz import nn
+from cnnviz.data import mnist
 from scripts.app_server import CHROMIUM, CHROMIUM_ARGS, serve_app
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -86,6 +89,19 @@ def artifacts() -> Path:
     """test-artifacts/ (gitignored): screenshots saved by the browser tests."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="module")
+def mnist_test():
+    """MNIST's 10,000 test digits (uint8, 28 x 28) and their labels."""
+    _, (x_test, y_test) = mnist.load_data_shared()
+    return x_test, y_test
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    """The bundled tutorial network (assets/models/tutorial.npz)."""
+    return nn.load_model(nn.bundled_models()["Tutorial network"])
 
 
 class FakeCanvas:

@@ -1,6 +1,9 @@
 """AppTest runs of the lesson pages (Overview, Convolution, Pooling, Softmax & backprop, Why
 convolution): each page runs without an exception before anything is drawn, and the key
-interactions give the numbers an independent oracle (the tutorial, scipy) expects."""
+interactions give the numbers an independent oracle (the tutorial, scipy) expects.
+
+On the Convolution page, bad kernel cells are named (one error, nothing computed) and huge
+values still compute, checked against scipy.signal.correlate2d."""
 
 import base64
 import json
@@ -152,6 +155,61 @@ def test_convolution_uses_the_current_drawing():
     assert at.radio(key="conv.input").value == "Current drawing / upload"
     expected = correlate2d(np.rint(image.astype(float) * 255), SOBEL_V, "valid")
     np.testing.assert_allclose(at.session_state[state.LAST_CONV_OUTPUT], expected)
+
+
+# --- Convolution: the kernel's cells ------------------------------------------------------------
+
+
+def convolution_page(edits: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    at.switch_page("pages/2_convolution.py").run()
+    at.selectbox(key="conv.filter").set_value("Custom 3×3 (type it)").run()
+    assert not at.exception, [e.value for e in at.exception]
+    if edits:
+        at.session_state["conv.custom_kernel"] = {
+            "edited_rows": edits,
+            "added_rows": [],
+            "deleted_rows": [],
+        }
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+BAD_CELLS = [
+    ("", 0, 1, "Row 1, column 1 is empty"),
+    ("   ", 2, 2, "Row 3, column 2 is empty"),
+    ("abc", 1, 3, "Row 2, column 3 is not a number"),
+    ("nan", 0, 2, "Row 1, column 2 is NaN"),
+    ("inf", 2, 3, "Row 3, column 3 is infinite"),
+    ("-inf", 1, 1, "Row 2, column 1 is infinite"),
+    ("1e999", 1, 2, "Row 2, column 2 is"),
+]
+
+
+@pytest.mark.parametrize(
+    "text, row, col, says", BAD_CELLS, ids=[c[0] or "empty" for c in BAD_CELLS]
+)
+def test_bad_kernel_cell_is_named(text, row, col, says):
+    at = convolution_page({row: {f"col {col}": text}})
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith(says), errors
+    assert not at.metric  # nothing computed with a bad kernel
+
+
+@pytest.mark.parametrize("big", ["1e30", "-3e300", "1.7e308"])
+def test_huge_kernel_values_still_compute_and_display(big):
+    at = convolution_page({0: {"col 1": big}, 2: {"col 3": big}})
+    assert not at.error
+    kernel = np.array(SOBEL_V, float)
+    kernel[0, 0] = kernel[2, 2] = float(big)
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected = correlate2d(TUTORIAL, kernel, "valid")
+    output = at.session_state[state.LAST_CONV_OUTPUT]
+    np.testing.assert_allclose(output, expected, rtol=1e-12)
+    shown = next(m.value for m in at.metric if m.label.startswith("Sum"))
+    assert shown  # a number (possibly inf when the sum overflows) is on screen
+    assert float(shown.replace(",", "").replace("−", "-")) == pytest.approx(expected[0, 0])
 
 
 # --- Pooling ------------------------------------------------------------------------------------

@@ -3,6 +3,13 @@
 A tiny MNIST subset (256 training, 64 test images, batches of 32) keeps every test fast.
 Waiting is done by polling the worker's snapshot with a generous deadline; no test asserts
 how long anything took.
+
+Extreme settings (the end of this file) run on the real MNIST subsets the settings ask for:
+learning rates of 1e6 (SGD diverges, stops and says so; Adam trains on with finite weights,
+its step being bounded by the learning rate), a batch larger than the subset, a one-image
+subset, and impossible settings (zero epochs, a NaN learning rate, ...) refused before any
+thread starts. The loss is recomputed here from the model's own predictions. The same settings
+on the Train live page are in tests/test_app_train.py.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -264,3 +272,79 @@ def test_training_process_stops_when_the_app_is_killed():
     if _running(child):
         os.kill(child, signal.SIGKILL)
         pytest.fail("the training process kept running after its server was killed")
+
+
+# --- Extreme settings ---------------------------------------------------------------------------
+
+
+def run_worker(**settings) -> TrainingWorker:
+    settings.setdefault("test_size", 100)
+    worker = TrainingWorker(TrainingConfig(**settings))
+    worker.start()
+    assert worker.join(120)
+    return worker
+
+
+def finite_loss(model, worker) -> float:
+    """Cross-entropy of ``model`` on the run's training images, computed here."""
+    probs = model.predict(worker.x_train.astype(np.float32) / 255.0 - 0.5)
+    picked = probs[np.arange(len(worker.y_train)), worker.y_train.astype(int)]
+    return float(-np.mean(np.log(np.clip(picked, 1e-12, 1))))
+
+
+def test_learning_rate_1e6_with_sgd_diverges_stops_says_so_and_keeps_finite_weights():
+    worker = run_worker(optimizer="sgd", learning_rate=1e6, train_size=300, epochs=3)
+    snap = worker.snapshot()
+    assert snap.status == "diverged"
+    assert "learning rate" in snap.message and snap.message.count(". ") == 0
+    assert snap.samples_seen < snap.total_samples  # stopped early
+    weights = worker.model.get_weights()
+    assert all(np.all(np.isfinite(w)) for w in weights)
+    assert np.isfinite(finite_loss(worker.model, worker))
+    assert snap.result is not None and 0 <= snap.result.test_accuracy <= 1
+
+
+def test_learning_rate_1e6_with_adam_trains_to_the_end_with_finite_weights():
+    """Adam's step is bounded by the learning rate (m / sqrt(v) is about 1), so even 1e6 only
+    makes the loss huge, never NaN: the run must go on to its end, not stop as diverged."""
+    worker = run_worker(optimizer="adam", learning_rate=1e6, train_size=300, epochs=1)
+    snap = worker.snapshot()
+    assert snap.status == "finished", snap.message
+    assert snap.samples_seen == snap.total_samples == 300
+    assert all(np.isfinite(loss) for loss in snap.history["loss"])
+    assert all(np.all(np.isfinite(w)) for w in worker.model.get_weights())
+
+
+def test_batch_larger_than_the_subset_trains_one_batch_per_epoch():
+    worker = run_worker(batch_size=256, train_size=40, epochs=2)
+    snap = worker.snapshot()
+    assert snap.status == "finished"
+    assert snap.steps_per_epoch == 1 and len(snap.history["loss"]) == 2
+    assert snap.samples_seen == 80
+
+
+def test_a_subset_of_one_image_trains():
+    worker = run_worker(train_size=1, test_size=1, batch_size=32, epochs=3)
+    snap = worker.snapshot()
+    assert snap.status == "finished"
+    assert len(worker.x_train) == 1 and len(snap.history["loss"]) == 3
+
+
+@pytest.mark.parametrize(
+    "settings, says",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": 0}, "batch size"),
+        ({"train_size": 0}, "training subset"),
+        ({"learning_rate": float("nan")}, "learning rate"),
+        ({"learning_rate": float("inf")}, "learning rate"),
+        ({"learning_rate": 0.0}, "learning rate"),
+        ({"learning_rate": -1.0}, "learning rate"),
+        ({"dataset": "No such set"}, "not on this machine"),
+    ],
+)
+def test_impossible_settings_are_refused_up_front(settings, says):
+    before = {t.name for t in threading.enumerate()}
+    with pytest.raises(InputError, match=says):
+        TrainingWorker(TrainingConfig(**settings))
+    assert {t.name for t in threading.enumerate()} <= before  # nothing started

@@ -1,4 +1,4 @@
-"""Many users at once, and a server killed in the middle of training (issue 5).
+"""Many users at once on one server, and a server killed in the middle of training (browser).
 
 One ``streamlit run app.py`` on 127.0.0.1, started through a small launcher that writes the
 server's own view of itself to a JSON file every 0.2 s: its Python threads (names included,

@@ -5,8 +5,15 @@ Run with ``streamlit run app.py``.
 
 import streamlit as st
 
+from cnnviz.i18n import _
+from cnnviz.ui import language
 from cnnviz.ui.registry import PAGES
 
 st.set_page_config(page_title="cnnviz", page_icon=":material/neurology:", layout="wide")
-pages = [st.Page(p.path, title=p.title, icon=p.icon, default=i == 0) for i, p in enumerate(PAGES)]
+language.choose()
+language.switch()
+pages = [
+    st.Page(p.path, title=_(p.title), icon=p.icon, url_path=p.url_path, default=i == 0)
+    for i, p in enumerate(PAGES)
+]
 st.navigation(pages).run()

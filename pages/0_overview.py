@@ -4,6 +4,7 @@ import streamlit as st
 
 from cnnviz import lessons
 from cnnviz.data import mnist
+from cnnviz.i18n import _
 from cnnviz.plots import lessons as charts
 from cnnviz.ui import layout
 from cnnviz.ui.registry import PAGES
@@ -70,6 +71,10 @@ for start in range(0, len(lessons_pages), 3):
     cards = st.columns(3)
     for card, info in zip(cards, lessons_pages[start : start + 3], strict=False):
         with card.container(border=True):
-            st.markdown(f"#### {info.icon} {info.title}")
-            st.markdown(info.summary)
-            st.page_link(info.path, label=f"Open {info.title}", icon=":material/arrow_forward:")
+            st.markdown(f"#### {info.icon} {_(info.title)}")
+            st.markdown(_(info.summary))
+            st.page_link(
+                info.path,
+                label=_("Open {page}").format(page=_(info.title)),
+                icon=":material/arrow_forward:",
+            )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cnnviz.i18n import N_
+
 
 @dataclass(frozen=True)
 class PageInfo:
@@ -13,43 +15,48 @@ class PageInfo:
     icon: str  # a Material icon
     summary: str  # one sentence for its card on the Overview page ("" for the Overview)
 
+    @property
+    def url_path(self) -> str:
+        """The page's address, the same in every language: "draw_predict" for 1_draw_predict."""
+        return self.path.rsplit("/", 1)[-1].removesuffix(".py").split("_", 1)[1]
+
 
 PAGES = [
-    PageInfo("pages/0_overview.py", "Overview", ":material/home:", ""),
+    PageInfo("pages/0_overview.py", N_("Overview"), ":material/home:", ""),
     PageInfo(
         "pages/1_draw_predict.py",
-        "Draw & predict",
+        N_("Draw & predict"),
         ":material/draw:",
-        "Draw or upload a digit, see what the network predicts and the feature maps it computes.",
+        N_("Draw or upload a digit, see what the network predicts and the feature maps it makes."),
     ),
     PageInfo(
         "pages/2_convolution.py",
-        "Convolution",
+        N_("Convolution"),
         ":material/blur_on:",
-        "Slide a 3×3 filter over an image, one window at a time: the tutorial's 29 and −192.",
+        N_("Slide a 3×3 filter over an image, one window at a time: the tutorial's 29 and −192."),
     ),
     PageInfo(
         "pages/3_pooling.py",
-        "Pooling",
+        N_("Pooling"),
         ":material/grid_view:",
-        "Max, average and min pooling window by window, and where the gradient goes back.",
+        N_("Max, average and min pooling window by window, and where the gradient goes back."),
     ),
     PageInfo(
         "pages/4_softmax_backprop.py",
-        "Softmax & backprop",
+        N_("Softmax & backprop"),
         ":material/functions:",
-        "Logits → probabilities → loss, then the gradients of one training step.",
+        N_("Logits → probabilities → loss, then the gradients of one training step."),
     ),
     PageInfo(
         "pages/5_train_live.py",
-        "Train live",
+        N_("Train live"),
         ":material/monitoring:",
-        "Train the tutorial's network in your browser and watch loss and filters change.",
+        N_("Train the tutorial's network in your browser and watch loss and filters change."),
     ),
     PageInfo(
         "pages/6_why_convolution.py",
-        "Why convolution",
+        N_("Why convolution"),
         ":material/lightbulb:",
-        "Count the weights of dense vs convolutional layers, and shift a digit.",
+        N_("Count the weights of dense vs convolutional layers, and shift a digit."),
     ),
 ]

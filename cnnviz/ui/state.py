@@ -32,3 +32,6 @@ TRAIN_SETTINGS = "cnnviz.train_settings"
 TRAIN_PRESET = "train_preset"  # a label of cnnviz.ui.train_settings.PRESET_LABELS, or "Custom"
 TRAIN_ERROR = "train_error"  # the InputError sentence of the last Start that failed
 TRAIN_FIGURES = "train_figures"  # the live view's slow figures and the snapshot they show
+
+# The session's language ("vi" or "en"), see cnnviz.ui.language.
+LANGUAGE = "cnnviz.language"

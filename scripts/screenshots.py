@@ -1,6 +1,6 @@
 """Take the README's screenshots: every page of the app in use, 1280 px wide.
 
-    python scripts/screenshots.py [--out docs/screenshots]
+    python scripts/screenshots.py [--out docs/screenshots] [--lang vi]
 
 Starts ``streamlit run app.py`` on a free port, drives Debian's Chromium with Playwright (no
 browser download), draws a digit, picks MNIST digits, runs the quick training demo, and saves
@@ -17,6 +17,7 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from cnnviz import i18n  # noqa: E402
 from scripts.app_server import CHROMIUM, CHROMIUM_ARGS, serve_app  # noqa: E402
 
 
@@ -48,17 +49,21 @@ def go(page, title: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    ap.add_argument("--lang", choices=list(i18n.LANGUAGES), default="en")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    i18n.set_language(args.lang)  # the labels to click, in the page's language
+    t = i18n._
+    suffix = "" if args.lang == "en" else f"-{args.lang}"
     with serve_app() as url:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.goto(url)
+            page.goto(f"{url}/?lang={args.lang}")
             settle(page, 1500)
-            shoot(page, args.out / "0-overview.png", 1500)
+            shoot(page, args.out / f"0-overview{suffix}.png", 1500)
 
-            go(page, "Draw & predict")
+            go(page, t("Draw & predict"))
             page.wait_for_timeout(2500)  # the canvas component loads after the page
             box = page.locator("canvas").first.bounding_box()
             x0, y0 = box["x"], box["y"]
@@ -68,33 +73,33 @@ def main() -> None:
                 page.mouse.move(x0 + x, y0 + y, steps=12)
             page.mouse.up()
             settle(page, 1500)
-            shoot(page, args.out / "1-draw-predict.png", 1450)
+            shoot(page, args.out / f"1-draw-predict{suffix}.png", 1450)
 
-            go(page, "Convolution")
-            page.get_by_text("Tutorial 4×4 example").first.click()
+            go(page, t("Convolution"))
+            page.get_by_text(t("Tutorial 4×4 example")).first.click()
             settle(page)
-            page.get_by_role("button", name="Next").first.click()
+            page.get_by_role("button", name=t("Next")).first.click()
             settle(page)
-            shoot(page, args.out / "2-convolution.png", 1750)
+            shoot(page, args.out / f"2-convolution{suffix}.png", 1750)
 
-            go(page, "Pooling")
-            shoot(page, args.out / "3-pooling.png", 1500)
+            go(page, t("Pooling"))
+            shoot(page, args.out / f"3-pooling{suffix}.png", 1500)
 
-            go(page, "Softmax & backprop")
-            shoot(page, args.out / "4-softmax-backprop.png", 1900)
+            go(page, t("Softmax & backprop"))
+            shoot(page, args.out / f"4-softmax-backprop{suffix}.png", 1900)
 
-            go(page, "Train live")
-            page.get_by_role("button", name="Start").first.click()
+            go(page, t("Train live"))
+            page.get_by_role("button", name=t("Start")).first.click()
             page.wait_for_timeout(3000)
             for _ in range(120):
-                if page.get_by_text("Training finished").count():
+                if page.get_by_text(t("Training finished")).count():
                     break
                 page.wait_for_timeout(500)
             settle(page, 1500)
-            shoot(page, args.out / "5-train-live.png", 2300)
+            shoot(page, args.out / f"5-train-live{suffix}.png", 2300)
 
-            go(page, "Why convolution")
-            shoot(page, args.out / "6-why-convolution.png", 1700)
+            go(page, t("Why convolution"))
+            shoot(page, args.out / f"6-why-convolution{suffix}.png", 1700)
             browser.close()
 
 

@@ -4,6 +4,7 @@ import streamlit as st
 
 from cnnviz import lessons
 from cnnviz.errors import InputError
+from cnnviz.i18n import _, number
 from cnnviz.plots import heatmaps
 from cnnviz.plots import lessons as charts
 from cnnviz.ui import inputs, layout, models
@@ -11,11 +12,13 @@ from cnnviz.ui import inputs, layout, models
 LEARNING_RATES = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0]
 
 layout.header(
-    "Softmax & backprop",
-    "Follow **one** training step of the network on **one** image: forward to the softmax "
-    "probabilities and the loss, then the gradients flowing back through Dense → pooling → "
-    "conv, and the filters after one SGD step. Everything is computed on a **copy** of the "
-    "model: the model you use on the other pages does not change.",
+    _("Softmax & backprop"),
+    _(
+        "Follow **one** training step of the network on **one** image: forward to the softmax "
+        "probabilities and the loss, then the gradients flowing back through Dense → pooling → "
+        "conv, and the filters after one SGD step. Everything is computed on a **copy** of the "
+        "model: the model you use on the other pages does not change."
+    ),
 )
 
 image, source, known_label = inputs.current_image()
@@ -24,11 +27,11 @@ with top[1]:
     name, model = models.model_picker(key="softmax.model")
 if image is None:
     with top[0]:
-        st.info("No input yet. " + inputs.NO_INPUT)
+        st.info(_("No input yet.") + " " + _(inputs.NO_INPUT))
         inputs.random_digit_button(key="softmax.random")
         st.page_link(
             "pages/1_draw_predict.py",
-            label="Draw a digit on Draw & predict",
+            label=_("Draw a digit on Draw & predict"),
             icon=":material/draw:",
         )
     st.stop()
@@ -42,7 +45,9 @@ with top[0]:
         ),
         key="softmax.fig_input",
     )
-    st.caption(f"Input: {source or 'drawing'} (the model sees x/255 − 0.5)")
+    st.caption(
+        _("Input: {source} (the model sees x/255 − 0.5)").format(source=source or _("drawing"))
+    )
     inputs.random_digit_button(key="softmax.random")
 with top[1]:
     # A new input starts from its own true label; a drawing or upload has none, so it starts
@@ -53,18 +58,20 @@ with top[1]:
         st.session_state["softmax.label"] = start_label
     st.session_state["softmax.label_for"] = inputs.image_key(image)
     label = st.selectbox(
-        "True label (the digit this image really is)",
+        _("True label (the digit this image really is)"),
         list(range(10)),
         index=start_label,
         key="softmax.label",
     )
     if guessed:
         st.caption(
-            f"Nobody told the network which digit this is, so the true label starts at its own "
-            f"guess, **{start_label}**: an assumption. If you meant another digit, choose it."
+            _(
+                "Nobody told the network which digit this is, so the true label starts at its "
+                "own guess, **{label}**: an assumption. If you meant another digit, choose it."
+            ).format(label=start_label)
         )
     learning_rate = st.select_slider(
-        "Learning rate η for the SGD step", LEARNING_RATES, value=0.1, key="softmax.lr"
+        _("Learning rate η for the SGD step"), LEARNING_RATES, value=0.1, key="softmax.lr"
     )
 
 try:
@@ -75,14 +82,14 @@ except InputError as error:
 
 # --- forward ---------------------------------------------------------------------------------
 st.divider()
-st.header("Forward: from pixels to a probability per digit")
+st.header(_("Forward: from pixels to a probability per digit"))
 st.dataframe(
     [
         {
-            "layer": layer.name,
-            "kind": layer.kind,
-            "output shape": " × ".join(str(s) for s in layer.output_shape),
-            "parameters": layer.param_count,
+            _("layer"): layer.name,
+            _("kind"): layer.kind,
+            _("output shape"): " × ".join(str(s) for s in layer.output_shape),
+            _("parameters"): layer.param_count,
         }
         for layer in step.layers
     ],
@@ -91,41 +98,56 @@ st.dataframe(
 )
 architecture = " → ".join(layer.kind for layer in step.layers)
 if architecture == "Conv2D → MaxPooling2D → Flatten → Dense":
-    st.caption(f"{name}: {architecture}, the tutorial's network.")
+    st.caption(
+        _("{name}: {architecture}, the tutorial's network.").format(
+            name=_(name), architecture=architecture
+        )
+    )
 else:
     st.caption(
-        f"{name}: {architecture}. This is not the tutorial's shape, so the sections below follow "
-        "the first convolution and the first pooling layer; every layer's gradient is computed "
-        "the same way, from the last layer back to the first."
+        _(
+            "{name}: {architecture}. This is not the tutorial's shape, so the sections below "
+            "follow the first convolution and the first pooling layer; every layer's gradient is "
+            "computed the same way, from the last layer back to the first."
+        ).format(name=_(name), architecture=architecture)
     )
 flat = step.first("Flatten")
 if flat is not None:
     vector = step.layers[flat].output
     layout.chart(
-        charts.vector_strip(vector, title=f"Flattened: {vector.size} numbers in one row"),
+        charts.vector_strip(
+            vector,
+            title=_("Flattened: {count} numbers in one row").format(count=vector.size),
+        ),
         key="softmax.fig_flat",
     )
-    st.caption("Flatten lays the pooled feature maps out as one long vector for the Dense layer.")
+    st.caption(
+        _("Flatten lays the pooled feature maps out as one long vector for the Dense layer.")
+    )
 
 trace = step.softmax
 layout.chart(charts.softmax_pipeline(trace), key="softmax.fig_pipeline")
 cols = st.columns(3)
-cols[0].metric("Prediction", step.predicted)
-cols[1].metric(f"p(true label {trace.label})", f"{trace.probs[trace.label]:.4g}")
-cols[2].metric("Cross-entropy loss", f"{trace.loss:.4g}")
+cols[0].metric(_("Prediction"), step.predicted)
+cols[1].metric(_("p(true label {n})").format(n=trace.label), f"{trace.probs[trace.label]:.4g}")
+cols[2].metric(_("Cross-entropy loss"), f"{trace.loss:.4g}")
 st.latex(
     rf"L = -\log p_{{{trace.label}}} = -\log {trace.probs[trace.label]:.4f} = {trace.loss:.4f}"
 )
 
 # --- backward --------------------------------------------------------------------------------
 st.divider()
-st.header("Backward: the gradients, layer by layer")
+st.header(_("Backward: the gradients, layer by layer"))
 st.markdown(
-    "For softmax with cross-entropy the gradient at the logits is simply "
-    r"**p − onehot(label)**: push the true class up, every other class down."
+    _(
+        "For softmax with cross-entropy the gradient at the logits is simply "
+        "**p − onehot(label)**: push the true class up, every other class down."
+    )
 )
 layout.chart(
-    charts.class_bars(trace.grad_logits, trace.label, "dL/dlogits = p − onehot", yaxis="gradient"),
+    charts.class_bars(
+        trace.grad_logits, trace.label, "dL/dlogits = p − onehot", yaxis=_("gradient")
+    ),
     key="softmax.fig_grad_logits",
 )
 
@@ -135,54 +157,66 @@ if pool is None:
 if pool is not None:
     layer = step.layers[pool]
     channels = layer.output.shape[-1]
-    st.subheader(f"Through the pooling layer ({layer.name})")
+    st.subheader(_("Through the pooling layer ({name})").format(name=layer.name))
     channel = st.columns([1, 2])[0].number_input(
-        "Feature map",
+        _("Feature map"),
         0,
         channels - 1,
         0,
         key="softmax.channel",
-        help="Which of the layer's feature maps to show.",
+        help=_("Which of the layer's feature maps to show."),
     )
     st.markdown(
-        "The Dense layer sends a gradient to every pooled number; max pooling routes each one "
-        "back to the position that won its window, the others get 0."
+        _(
+            "The Dense layer sends a gradient to every pooled number; max pooling routes each "
+            "one back to the position that won its window, the others get 0."
+        )
     )
     cols = st.columns([1, 1.4])
     with cols[0]:
-        st.markdown(f"**dL/d(pooled)**: {' × '.join(str(s) for s in layer.output_shape)}")
+        st.markdown(
+            _("**dL/d(pooled)**: {shape}").format(
+                shape=" × ".join(str(s) for s in layer.output_shape)
+            )
+        )
         layout.chart(
             heatmaps.heatmap(
                 layer.grad_output[:, :, channel],
                 kind="signed",
                 max_px=220,
-                colorbar_title="gradient",
+                colorbar_title=_("gradient"),
             ),
             key="softmax.fig_pool_grad",
         )
     with cols[1]:
         routed = layer.grad_input
-        st.markdown(f"**routed back, dL/d(conv output)**: {' × '.join(map(str, routed.shape))}")
+        st.markdown(
+            _("**routed back, dL/d(conv output)**: {shape}").format(
+                shape=" × ".join(map(str, routed.shape))
+            )
+        )
         layout.chart(
             heatmaps.heatmap(
-                routed[:, :, channel], kind="signed", max_px=330, colorbar_title="gradient"
+                routed[:, :, channel], kind="signed", max_px=330, colorbar_title=_("gradient")
             ),
             key="softmax.fig_pool_routed",
         )
 else:
-    st.info("This model has no pooling layer, so there is no routed pooling gradient to show.")
+    st.info(_("This model has no pooling layer, so there is no routed pooling gradient to show."))
 
 if step.conv_index is not None:
     conv = step.layers[step.conv_index]
     count = step.kernel_grads.shape[0]
-    st.subheader(f"Into the filters ({conv.name}): dL/dfilters")
+    st.subheader(_("Into the filters ({name}): dL/dfilters").format(name=conv.name))
     st.markdown(
-        "Each filter's gradient adds up, over every position, *gradient at that output pixel × "
-        "the 3×3 image patch under the filter* (the tutorial's `d_L_d_filters += d_L_d_out[i, j, "
-        "f] * im_region`)."
+        _(
+            "Each filter's gradient adds up, over every position, *gradient at that output "
+            "pixel × the 3×3 image patch under the filter* (the tutorial's "
+            "`d_L_d_filters += d_L_d_out[i, j, f] * im_region`)."
+        )
     )
     shown = min(count, 8)
-    titles = [f"filter {i}" for i in range(shown)]
+    titles = [_("filter {i}").format(i=i) for i in range(shown)]
     layout.chart(
         heatmaps.heatmap_grid(
             list(step.kernel_grads[:shown]),
@@ -195,13 +229,19 @@ if step.conv_index is not None:
         key="softmax.fig_filter_grads",
     )
     if count > shown:
-        st.caption(f"The first {shown} of {count} filters (first input channel).")
+        st.caption(
+            _("The first {shown} of {count} filters (first input channel).").format(
+                shown=shown, count=count
+            )
+        )
 
     # --- one SGD step ------------------------------------------------------------------------
     st.divider()
-    st.header("One SGD step: w ← w − η · dL/dw")
+    st.header(_("One SGD step: w ← w − η · dL/dw"))
     both = list(step.kernels_before[:shown]) + list(step.kernels_after[:shown])
-    names = [f"before {i}" for i in range(shown)] + [f"after {i}" for i in range(shown)]
+    names = [_("before {i}").format(i=i) for i in range(shown)] + [
+        _("after {i}").format(i=i) for i in range(shown)
+    ]
     layout.chart(
         heatmaps.heatmap_grid(
             both,
@@ -209,22 +249,24 @@ if step.conv_index is not None:
             kind="signed",
             columns=min(shown, 8),
             max_px=100,
-            colorbar_title="weight",
+            colorbar_title=_("weight"),
             numbers=False,
         ),
         key="softmax.fig_before_after",
     )
     st.caption(
-        f"Top row: the filters now; bottom row: after one step with η = {learning_rate}. "
-        "One colour scale for both rows."
+        _(
+            "Top row: the filters now; bottom row: after one step with η = {rate}. "
+            "One colour scale for both rows."
+        ).format(rate=number(learning_rate))
     )
 else:
-    st.info("This model has no convolution layer, so there are no filters to update.")
+    st.info(_("This model has no convolution layer, so there are no filters to update."))
 
 cols = st.columns(2)
-cols[0].metric("Loss before the step", f"{step.loss:.4g}")
+cols[0].metric(_("Loss before the step"), f"{step.loss:.4g}")
 cols[1].metric(
-    "Loss after the step (same image)",
+    _("Loss after the step (same image)"),
     f"{step.loss_after:.4g}",
     delta=f"{step.loss_change:.3g}",
     delta_color="inverse",
@@ -234,6 +276,8 @@ layout.chart(
     key="softmax.fig_probs_after",
 )
 st.caption(
-    "The step updates every weight (filters and Dense) of the copy, then runs the same image "
-    "again: the true class's probability goes up. Too large a learning rate overshoots."
+    _(
+        "The step updates every weight (filters and Dense) of the copy, then runs the same image "
+        "again: the true class's probability goes up. Too large a learning rate overshoots."
+    )
 )

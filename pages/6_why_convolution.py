@@ -5,6 +5,7 @@ import streamlit as st
 
 from cnnviz import filters, lessons
 from cnnviz.data import mnist
+from cnnviz.i18n import _
 from cnnviz.plots import heatmaps
 from cnnviz.plots import lessons as charts
 from cnnviz.ui import inputs, layout
@@ -20,86 +21,107 @@ def _use_preset(name):
         st.session_state[f"why.{field}"] = value
 
 
-layout.header("Why convolution?")
+layout.header(_("Why convolution?"))
 
 # --- 1. parameter counter --------------------------------------------------------------------
-st.header(
-    "1. Count the weights",
-    "A first hidden layer with as many neurons as the image has pixels (× F feature maps). "
-    "**Fully connected**: every neuron looks at every pixel. **Locally connected**: each neuron "
-    "looks only at its k×k patch (feature localization). **Convolutional**: the neurons of a "
-    "feature map also **share** one k×k filter (independence of location). Biases are not "
-    "counted.",
+st.header(_("1. Count the weights"))
+st.markdown(
+    _(
+        "A first hidden layer with as many neurons as the image has pixels (× F feature maps). "
+        "**Fully connected**: every neuron looks at every pixel. **Locally connected**: each "
+        "neuron looks only at its k×k patch (feature localization). **Convolutional**: the "
+        "neurons of a feature map also **share** one k×k filter (independence of location). "
+        "Biases are not counted."
+    )
 )
 for field, value in PRESETS["tutorial"].items():
     st.session_state.setdefault(f"why.{field}", value)
 buttons = st.columns([1.3, 1.3, 1])
 buttons[0].button(
-    "Tutorial: 1000×1000 image",
+    _("Tutorial: 1000×1000 image"),
     key="why.preset_tutorial",
     on_click=_use_preset,
     args=("tutorial",),
     width="stretch",
 )
 buttons[1].button(
-    "MNIST: 28×28, 8 filters",
+    _("MNIST: 28×28, 8 filters"),
     key="why.preset_mnist",
     on_click=_use_preset,
     args=("mnist",),
     width="stretch",
 )
 cols = st.columns(5)
-height = cols[0].number_input("Image height", 1, 100_000, step=1, key="why.height")
-width = cols[1].number_input("Image width", 1, 100_000, step=1, key="why.width")
-channels = cols[2].selectbox("Channels", (1, 3), key="why.channels", help="1 grey, 3 colour")
-maps = cols[3].number_input("Feature maps F", 1, 512, step=1, key="why.maps")
-kernel = cols[4].selectbox("Filter size k", (3, 5, 7), key="why.kernel")
+height = cols[0].number_input(_("Image height"), 1, 100_000, step=1, key="why.height")
+width = cols[1].number_input(_("Image width"), 1, 100_000, step=1, key="why.width")
+channels = cols[2].selectbox(_("Channels"), (1, 3), key="why.channels", help=_("1 grey, 3 colour"))
+maps = cols[3].number_input(_("Feature maps F"), 1, 512, step=1, key="why.maps")
+kernel = cols[4].selectbox(_("Filter size k"), (3, 5, 7), key="why.kernel")
 
 counts = lessons.layer_param_counts(height, width, channels, maps, kernel)
 layout.chart(
     charts.param_bars(
-        ["fully connected", "locally connected", "convolutional"],
+        [_("fully connected"), _("locally connected"), _("convolutional")],
         [counts.fully_connected, counts.locally_connected, counts.convolutional],
     ),
     key="why.fig_params",
 )
 h, w, c, f, k = int(height), int(width), int(channels), int(maps), int(kernel)
 st.markdown(
-    f"- **Fully connected**: ({h}·{w}·{c} inputs) × ({h}·{w}·{f} neurons) = "
-    f"**{charts.power_of_ten(counts.fully_connected)}**\n"
-    f"- **Locally connected**: {h}·{w}·{f} neurons × ({k}·{k}·{c} weights each) = "
-    f"**{charts.power_of_ten(counts.locally_connected)}**\n"
-    f"- **Convolutional**: {k}·{k}·{c} weights per filter × {f} filters = "
-    f"**{charts.power_of_ten(counts.convolutional)}**, whatever the image size"
+    _(
+        "- **Fully connected**: ({h}·{w}·{c} inputs) × ({h}·{w}·{f} neurons) = **{dense}**\n"
+        "- **Locally connected**: {h}·{w}·{f} neurons × ({k}·{k}·{c} weights each) = "
+        "**{local}**\n"
+        "- **Convolutional**: {k}·{k}·{c} weights per filter × {f} filters = **{conv}**, "
+        "whatever the image size"
+    ).format(
+        h=h,
+        w=w,
+        c=c,
+        f=f,
+        k=k,
+        dense=charts.power_of_ten(counts.fully_connected),
+        local=charts.power_of_ten(counts.locally_connected),
+        conv=charts.power_of_ten(counts.convolutional),
+    )
 )
 
 # --- 2. translation --------------------------------------------------------------------------
 st.divider()
-st.header("2. Move the digit, the features move with it")
-image, source, _ = inputs.current_image()
+st.header(_("2. Move the digit, the features move with it"))
+image, source, _label = inputs.current_image()
 if image is None:
-    (x_train, _y), _ = mnist.load_data_shared()
+    (x_train, _y), _test = mnist.load_data_shared()
     pixels = x_train[0].astype(float)
     st.caption(
-        "No drawing yet, so this uses the first MNIST training image; draw your own on "
-        "Draw & predict."
+        _(
+            "No drawing yet, so this uses the first MNIST training image; draw your own on "
+            "Draw & predict."
+        )
     )
 else:
     pixels = lessons.to_pixel_values(image)
-    st.caption(f"Input: {source or 'your drawing'}.")
+    st.caption(_("Input: {source}.").format(source=source or _("your drawing")))
 st.markdown(
-    "The same filter is applied at every position, so shifting the input shifts the feature "
-    "maps by exactly the same amount: a vertical stroke is found wherever it is."
+    _(
+        "The same filter is applied at every position, so shifting the input shifts the feature "
+        "maps by exactly the same amount: a vertical stroke is found wherever it is."
+    )
 )
 cols = st.columns(2)
-dx = cols[0].slider("Shift right (pixels)", -8, 8, 4, key="why.dx")
-dy = cols[1].slider("Shift down (pixels)", -8, 8, 0, key="why.dy")
+dx = cols[0].slider(_("Shift right (pixels)"), -8, 8, 4, key="why.dx")
+dy = cols[1].slider(_("Shift down (pixels)"), -8, 8, 0, key="why.dy")
 names = ["Vertical Sobel", "Horizontal Sobel"]
 kernels = [filters.FILTERS[name] for name in names]
 demo = lessons.translation_demo(pixels, kernels, dy, dx)
 for title, img, feature_maps, key in (
-    ("Original", demo.image, demo.maps, "why.fig_original"),
-    (f"Shifted by ({dy} down, {dx} right)", demo.shifted, demo.shifted_maps, "why.fig_shifted"),
+    (_("Original"), demo.image, demo.maps, "why.fig_original"),
+    (
+        _("Shifted by ({dy} down, {dx} right)").format(dy=dy, dx=dx),
+        demo.shifted,
+        demo.shifted_maps,
+        "why.fig_shifted",
+    ),
 ):
     st.subheader(title)
     row = st.columns([1, 2.3])
@@ -111,18 +133,20 @@ for title, img, feature_maps, key in (
         layout.chart(
             heatmaps.heatmap_grid(
                 [feature_maps[:, :, i] for i in range(len(names))],
-                [f"{name} map" for name in names],
+                [_("{name} map").format(name=_(name)) for name in names],
                 kind="signed",
                 columns=2,
                 max_px=200,
                 max_width=480,
                 zmin=-1020,
                 zmax=1020,
-                colorbar_title="response",
+                colorbar_title=_("response"),
             ),
             key=f"{key}_maps",
         )
 st.success(
-    "Shift the original maps by the same amount and they match the shifted image's maps: the "
-    f"largest difference away from the border is {heatmaps.format_number(demo.mismatch)}."
+    _(
+        "Shift the original maps by the same amount and they match the shifted image's maps: the "
+        "largest difference away from the border is {mismatch}."
+    ).format(mismatch=heatmaps.format_number(demo.mismatch))
 )

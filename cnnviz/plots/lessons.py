@@ -12,6 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnnviz.i18n import _, number
 from cnnviz.plots import style
 from cnnviz.plots.heatmaps import format_number
 
@@ -20,16 +21,17 @@ _SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 
 def power_of_ten(n: int) -> str:
     """1000000000000 -> '1,000,000,000,000 (10¹²)'; 9000000 -> '9,000,000 (9×10⁶)';
-    12345678 -> '12,345,678 (≈ 1.2×10⁷)'; numbers below 10,000 stay plain ('72')."""
+    12345678 -> '12,345,678 (≈ 1.2×10⁷)'; numbers below 10,000 stay plain ('72'). The digits
+    are grouped as the current language writes them (Vietnamese: '1.000.000.000.000')."""
     n = int(n)
     if n < 10_000:
-        return f"{n:,}"
+        return number(n)
     exponent = len(str(n)) - 1
     power = "10" + str(exponent).translate(_SUPERSCRIPT)
     leading, rest = divmod(n, 10**exponent)
     if rest == 0:
-        return f"{n:,} ({power})" if leading == 1 else f"{n:,} ({leading}×{power})"
-    return f"{n:,} (≈ {n / 10**exponent:.1f}×{power})"
+        return f"{number(n)} ({power})" if leading == 1 else f"{number(n)} ({leading}×{power})"
+    return f"{number(n)} (≈ {number(n / 10**exponent, 1)}×{power})"
 
 
 def short_number(value: float) -> str:
@@ -52,7 +54,7 @@ def param_bars(names: Sequence[str], counts: Sequence[int], height: int = 300) -
             textposition="outside",
             cliponaxis=False,
             marker_color=colors,
-            hovertemplate="%{y}: %{x:,}<extra></extra>",
+            hovertemplate=_("%{y}: %{x:,} weights") + "<extra></extra>",
         )
     )
     biggest = max(max(int(c), 1) for c in counts)
@@ -60,7 +62,7 @@ def param_bars(names: Sequence[str], counts: Sequence[int], height: int = 300) -
     fig.update_layout(margin=dict(l=10, r=30, t=10, b=50), showlegend=False)
     fig.update_xaxes(
         type="log",
-        title="number of weights (log scale)",
+        title=_("number of weights (log scale)"),
         range=[0, np.log10(biggest) * 1.2 + 1.5],  # room for the labels right of the bars
         dtick=2 if biggest > 1e6 else 1,
         exponentformat="power",
@@ -82,9 +84,11 @@ def softmax_pipeline(trace, class_names: Sequence[str] | None = None, height: in
         shared_xaxes=True,
         vertical_spacing=0.12,
         subplot_titles=(
-            "1. logits z (the last layer's raw scores)",
-            "2. exp(z − max z)  (subtracting the max keeps exp from overflowing)",
-            f"3. probabilities = exp / sum  (sum = {format_number(trace.total, 3)})",
+            _("1. logits z (the last layer's raw scores)"),
+            _("2. exp(z − max z)  (subtracting the max keeps exp from overflowing)"),
+            _("3. probabilities = exp / sum  (sum = {total})").format(
+                total=format_number(trace.total, 3)
+            ),
         ),
     )
     for row, values in enumerate((trace.logits, trace.exp, trace.probs), start=1):
@@ -96,7 +100,7 @@ def softmax_pipeline(trace, class_names: Sequence[str] | None = None, height: in
                 text=[format_number(v, 2) for v in values],
                 textposition="outside",
                 cliponaxis=False,
-                hovertemplate="class %{x}: %{y:.4f}<extra></extra>",
+                hovertemplate=_("class %{x}: %{y:.4f}") + "<extra></extra>",
             ),
             row=row,
             col=1,
@@ -107,7 +111,7 @@ def softmax_pipeline(trace, class_names: Sequence[str] | None = None, height: in
     style.apply(fig, height=height)
     fig.update_layout(showlegend=False, margin=dict(l=10, r=10, t=40, b=40))
     fig.update_annotations(font=dict(size=style.FONT_SIZE, color="#111111"), x=0, xanchor="left")
-    fig.update_xaxes(title="class", type="category", row=3, col=1)
+    fig.update_xaxes(title=_("class"), type="category", row=3, col=1)
     return fig
 
 
@@ -116,8 +120,10 @@ def before_after_bars(probs_before, probs_after, label: int, height: int = 320) 
     classes = [str(i) for i in range(len(probs_before))]
     fig = go.Figure(
         [
-            go.Bar(x=classes, y=probs_before, name="before the step", marker_color=style.ACCENT),
-            go.Bar(x=classes, y=probs_after, name="after one SGD step", marker_color=style.SECOND),
+            go.Bar(x=classes, y=probs_before, name=_("before the step"), marker_color=style.ACCENT),
+            go.Bar(
+                x=classes, y=probs_after, name=_("after one SGD step"), marker_color=style.SECOND
+            ),
         ]
     )
     style.apply(fig, height=height)
@@ -126,8 +132,8 @@ def before_after_bars(probs_before, probs_after, label: int, height: int = 320) 
         legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0),
         margin=dict(l=10, r=10, t=40, b=40),
     )
-    fig.update_xaxes(title=f"class (true label {label})", type="category")
-    fig.update_yaxes(title="probability", range=[0, 1.05])
+    fig.update_xaxes(title=_("class (true label {label})").format(label=label), type="category")
+    fig.update_yaxes(title=_("probability"), range=[0, 1.05])
     return fig
 
 
@@ -142,13 +148,13 @@ def vector_strip(vector, title: str = "", height: int = 150) -> go.Figure:
             zmin=-bound,
             zmax=bound,
             colorbar=dict(thickness=14, len=1.2, tickfont=dict(size=style.FONT_SIZE - 4)),
-            hovertemplate="index %{x}: %{z:.4f}<extra></extra>",
+            hovertemplate=_("index %{x}: %{z:.4f}") + "<extra></extra>",
         )
     )
     style.apply(fig, title=title or None, height=height)
     fig.update_layout(margin=dict(l=10, r=10, t=40 if title else 10, b=40))
     fig.update_yaxes(visible=False)
-    fig.update_xaxes(title=f"index (0 .. {vector.size - 1})")
+    fig.update_xaxes(title=_("index (0 .. {last})").format(last=vector.size - 1))
     return fig
 
 
@@ -160,7 +166,7 @@ def digit_grid(images, labels, columns: int = 3, cell_px: int = 150) -> go.Figur
     fig = make_subplots(
         rows=rows,
         cols=columns,
-        subplot_titles=[f"label {int(y)}" for y in labels],
+        subplot_titles=[_("label {label}").format(label=int(y)) for y in labels],
         horizontal_spacing=0.03,
         vertical_spacing=0.08,
     )
@@ -173,7 +179,7 @@ def digit_grid(images, labels, columns: int = 3, cell_px: int = 150) -> go.Figur
                 zmin=0,
                 zmax=255 if image.max() > 1 else 1,
                 showscale=False,
-                hovertemplate="row %{y}, column %{x}: %{z}<extra></extra>",
+                hovertemplate=_("row %{y}, column %{x}: %{z}") + "<extra></extra>",
             ),
             row=r + 1,
             col=c + 1,
@@ -210,13 +216,13 @@ def class_bars(values, label: int, title: str, height: int = 280, yaxis: str = "
             text=[short_number(v) for v in values],
             textposition="outside",
             cliponaxis=False,
-            hovertemplate="class %{x}: %{y:.4g}<extra></extra>",
+            hovertemplate=_("class %{x}: %{y:.4g}") + "<extra></extra>",
         )
     )
     style.apply(fig, title=title, height=height)
     low, high = float(min(values.min(), 0)), float(max(values.max(), 0))
     pad = 0.25 * (high - low or 1.0)
     fig.update_yaxes(title=yaxis, range=[low - (pad if low < 0 else 0), high + pad])
-    fig.update_xaxes(title="class", type="category")
+    fig.update_xaxes(title=_("class"), type="category")
     fig.update_layout(margin=dict(l=10, r=10, t=50, b=40))
     return fig

@@ -3,48 +3,55 @@
 import streamlit as st
 
 from cnnviz.errors import InputError
+from cnnviz.i18n import _
 from cnnviz.plots import predict as plots
 from cnnviz.ui import inputs, layout, models
 
 layout.header(
-    "Draw & predict",
-    "Draw a digit, upload a picture or pick an MNIST test digit: whatever you give last is "
-    "the **current input** of every page. The network sees a 28x28 grey image, like MNIST's.",
+    _("Draw & predict"),
+    _(
+        "Draw a digit, upload a picture or pick an MNIST test digit: whatever you give last is "
+        "the **current input** of every page. The network sees a 28x28 grey image, like MNIST's."
+    ),
 )
 
 # On a phone the columns stack in this order: draw, then the prediction and what the model
 # sees right under the canvas, then the other inputs.
 draw_col, seen_col, other_col = st.columns([1.3, 1, 1], gap="medium")
 with draw_col:
-    st.subheader("Draw")
+    st.subheader(_("Draw"))
     inputs.drawing_input(draw_col)
 with other_col:
-    st.subheader("…or upload / pick")
+    st.subheader(_("…or upload / pick"))
     inputs.upload_input(other_col)
     inputs.random_digit_button(other_col)
 
 image, source, label = inputs.current_image()
 with seen_col:
-    st.subheader("What the model sees")
+    st.subheader(_("What the model sees"))
     verdict_box = st.container()  # the prediction, filled in once the model has run
     if image is None:
-        st.info(inputs.NO_INPUT)
+        st.info(_(inputs.NO_INPUT))
     else:
         layout.chart(plots.image_figure(image, height=300), width="stretch")
-        st.caption(
-            f"28 x 28 input from {source}"
-            + (f" (true label: {label})" if label is not None else "")
-        )
+        if label is None:
+            st.caption(_("28 x 28 input from {source}").format(source=inputs.source_text(source)))
+        else:
+            st.caption(
+                _("28 x 28 input from {source} (true label: {label})").format(
+                    source=inputs.source_text(source), label=label
+                )
+            )
 
 # The model is picked (and, without bundled models, trained) after the inputs are on screen.
 with st.sidebar:
-    st.subheader("Model")
+    st.subheader(_("Model"))
     model_name, model = models.model_picker(st.sidebar)
 
 if image is None:
     st.stop()
 if model is None:
-    st.info(models.NO_MODEL)
+    st.info(_(models.NO_MODEL))
     st.stop()
 
 try:
@@ -57,21 +64,26 @@ best = int(probs.argmax())
 
 with verdict_box:
     with st.container(horizontal=True, gap="large"):
-        st.metric("Prediction", names[best], help="The class with the highest probability.")
-        st.metric("Confidence", f"{probs[best]:.1%}")
+        st.metric(_("Prediction"), names[best], help=_("The class with the highest probability."))
+        st.metric(_("Confidence"), f"{probs[best]:.1%}")
     if label is not None:
-        verdict = "Correct" if best == label else f"Wrong: the true label is {names[label]}"
+        if best == label:
+            verdict = _("Correct")
+        else:
+            verdict = _("Wrong: the true label is {label}").format(label=names[label])
         st.markdown(f":{'green' if best == label else 'red'}[**{verdict}**]")
-    st.caption(f"Model: {model_name}")
+    st.caption(_("Model: {name}").format(name=models.model_label(model_name)))
 
 layout.chart(plots.probability_bars(probs, names), width="stretch")
 
 inputs.recipe_expander()
 
-st.subheader("Feature maps")
+st.subheader(_("Feature maps"))
 st.markdown(
-    "Each convolution filter slides over the image and lights up where it finds its pattern "
-    "(red positive, blue negative); pooling keeps the strongest response of each 2x2 window."
+    _(
+        "Each convolution filter slides over the image and lights up where it finds its pattern "
+        "(red positive, blue negative); pooling keeps the strongest response of each 2x2 window."
+    )
 )
 for name, fmap in maps:  # each layer across the whole width: big enough for a projector
     layout.chart(
@@ -85,4 +97,4 @@ for name, fmap in maps:  # each layer across the whole width: big enough for a p
         width="stretch",
     )
     if fmap.shape[2] > 16:
-        st.caption(f"The first 16 of {fmap.shape[2]} maps.")
+        st.caption(_("The first 16 of {count} maps.").format(count=fmap.shape[2]))

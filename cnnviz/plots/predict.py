@@ -10,7 +10,12 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
+from cnnviz.i18n import N_, _
 from cnnviz.plots import style
+
+# What a tile of tile_grid is called in its hover text (translated there): this module's and
+# cnnviz.plots.training's.
+HOVER_NAMES = (N_("tile"), N_("map"), N_("image"), N_("filter"))
 
 
 def image_figure(image: np.ndarray, title: str | None = None, height: int = 320) -> go.Figure:
@@ -23,7 +28,7 @@ def image_figure(image: np.ndarray, title: str | None = None, height: int = 320)
             zmin=0.0,
             zmax=1.0,
             showscale=False,
-            hovertemplate="row %{y}, column %{x}<br>value %{z:.2f}<extra></extra>",
+            hovertemplate=_("row %{y}, column %{x}<br>value %{z:.2f}") + "<extra></extra>",
         )
     )
     _square_axes(fig)
@@ -52,9 +57,9 @@ def probability_bars(
             hovertemplate="%{x}: %{y:.2%}<extra></extra>",
         )
     )
-    fig.update_yaxes(range=[0, 1.12], tickformat=".0%", title="probability")
-    fig.update_xaxes(type="category", title="class")
-    return style.apply(fig, title="Probabilities (softmax output)", height=height)
+    fig.update_yaxes(range=[0, 1.12], tickformat=".0%", title=_("probability"))
+    fig.update_xaxes(type="category", title=_("class"))
+    return style.apply(fig, title=_("Probabilities (softmax output)"), height=height)
 
 
 def tile_grid(
@@ -67,13 +72,14 @@ def tile_grid(
     title: str | None = None,
     showscale: bool = True,
     width_px: int = 880,
-    hover_name: str = "tile",
+    hover_name: str = N_("tile"),
     cell_text: bool = False,
 ) -> go.Figure:
     """Small images (N, h, w) side by side in one heatmap (a mosaic with blank gaps).
 
     One trace instead of N subplots: fast enough to redraw twice a second while training.
-    Each tile gets its title above it; hovering names the tile, row, column and value.
+    Each tile gets its title above it; hovering names the tile (``hover_name``, an English word
+    of HOVER_NAMES, translated here), row, column and value.
     ``width_px`` is the width the figure will get on the page (used to choose its height).
     ``cell_text`` writes each value in its cell (for 3x3 filters).
     """
@@ -120,8 +126,10 @@ def tile_grid(
             text=text,
             texttemplate="%{text}" if cell_text else None,
             textfont=dict(size=style.CELL_FONT_SIZE - 3),
-            hovertemplate=f"{hover_name} %{{customdata[0]}}<br>row %{{customdata[1]}}, "
-            "column %{customdata[2]}<br>value %{z:.3f}<extra></extra>",
+            hovertemplate=_(hover_name)
+            + " %{customdata[0]}<br>"
+            + _("row %{customdata[1]}, column %{customdata[2]}<br>value %{z:.3f}")
+            + "<extra></extra>",
         )
     )
     fig.update_layout(annotations=annotations)
@@ -160,7 +168,7 @@ def feature_map_grid(
         limit,
         title=title,
         width_px=width_px,
-        hover_name="map",
+        hover_name=N_("map"),
     )
 
 

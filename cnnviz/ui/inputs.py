@@ -20,18 +20,46 @@ from PIL import Image, ImageOps
 from cnnviz import preprocess
 from cnnviz.data import load_dataset
 from cnnviz.errors import InputError
+from cnnviz.i18n import N_, _
 from cnnviz.ui import state
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
 CANVAS_PX = 280
-NO_INPUT = "Draw a digit, upload an image or pick a random MNIST test digit to begin."
+NO_INPUT = N_("Draw a digit, upload an image or pick a random MNIST test digit to begin.")
+
+# Where the current input came from, stored in the session in English (the same text in every
+# language: tests and other pages read it); :func:`source_text` shows it in the reader's language.
+DRAWING = N_("drawing")
+UPLOAD = N_("upload: {name}")
+MNIST_DIGIT = N_("MNIST test digit #{index}")
+_UPLOAD_PREFIX = UPLOAD.split("{", 1)[0]
+_MNIST_PREFIX = MNIST_DIGIT.split("{", 1)[0]
 
 
-@st.cache_resource(show_spinner="Loading the MNIST test set…")
+def source_text(source: str | None) -> str:
+    """The stored (English) description of the current input in the current language:
+    "drawing", "upload: a.png", "MNIST test digit #7" (anything else is shown as it is)."""
+    if not source:
+        return ""
+    if source == DRAWING:
+        return _(DRAWING)
+    if source.startswith(_UPLOAD_PREFIX):
+        return _(UPLOAD).format(name=source[len(_UPLOAD_PREFIX) :])
+    if source.startswith(_MNIST_PREFIX):
+        return _(MNIST_DIGIT).format(index=source[len(_MNIST_PREFIX) :])
+    return source
+
+
+@st.cache_resource(show_spinner=False)  # the spinner is in mnist_test_set, in the reader's language
+def _mnist_test_set() -> tuple[np.ndarray, np.ndarray]:
+    _unused, (x_test, y_test) = load_dataset("MNIST")  # shared with training runs, read once
+    return x_test, y_test
+
+
 def mnist_test_set() -> tuple[np.ndarray, np.ndarray]:
     """The 10,000 MNIST test images (uint8 (10000, 28, 28)) and labels, once per process."""
-    _, (x_test, y_test) = load_dataset("MNIST")  # shared with training runs, read once
-    return x_test, y_test
+    with st.spinner(_("Loading the MNIST test set…")):
+        return _mnist_test_set()
 
 
 def current_image() -> tuple[np.ndarray | None, str, int | None]:
@@ -103,13 +131,13 @@ def use_mnist_digit(index: int | None = None) -> None:
     if index is None:
         index = int(np.random.default_rng().integers(len(x_test)))
     image = x_test[index].astype(np.float32) / 255.0
-    set_current_image(image, f"MNIST test digit #{index}", int(y_test[index]))
+    set_current_image(image, MNIST_DIGIT.format(index=index), int(y_test[index]))
 
 
 def random_digit_button(where=None, key: str = "random_digit") -> None:
     """A "Random MNIST test digit" button."""
     (where or st).button(
-        "Random MNIST test digit",
+        _("Random MNIST test digit"),
         icon=":material/casino:",
         key=key,
         on_click=use_mnist_digit,
@@ -121,10 +149,10 @@ def upload_input(where=None, key: str = "image_upload") -> None:
     """An image uploader (PNG, JPEG, GIF, BMP, WebP); a new usable file becomes the input."""
     where = where or st
     upload = where.file_uploader(
-        "Upload a picture of a digit",
+        _("Upload a picture of a digit"),
         type=IMAGE_TYPES,
         key=key,
-        help="Dark ink on a light background or light on dark: both work.",
+        help=_("Dark ink on a light background or light on dark: both work."),
     )
     if upload is None:
         return
@@ -142,13 +170,16 @@ def upload_input(where=None, key: str = "image_upload") -> None:
         original, size = _original_upload(data)
     except Exception:  # the pipeline read it; a picture for the steps is only a nicety
         original, size = Image.fromarray(np.uint8(steps[0].image * 255)), steps[0].image.shape
-    set_current_image(image, f"upload: {upload.name}", steps=recipe_steps(original, size, steps))
+    steps = recipe_steps(original, size, steps)
+    set_current_image(image, UPLOAD.format(name=upload.name), steps=steps)
 
 
 def _canvas_failed(where, exc: Exception) -> None:
     where.info(
-        "The drawing canvas could not load here; upload an image or pick a random MNIST digit "
-        f"instead. ({type(exc).__name__})"
+        _(
+            "The drawing canvas could not load here; upload an image or pick a random MNIST "
+            "digit instead. ({error})"
+        ).format(error=type(exc).__name__)
     )
 
 
@@ -158,7 +189,7 @@ def drawing_input(where=None, key: str = "canvas") -> None:
     where = where or st
     counter_key = f"{key}_generation"  # changing the canvas key remounts it empty ("Clear")
     generation = st.session_state.setdefault(counter_key, 0)
-    brush = where.slider("Brush size", 8, 40, 20, key=f"{key}_brush")
+    brush = where.slider(_("Brush size"), 8, 40, 20, key=f"{key}_brush")
     try:
         from streamlit_drawable_canvas import st_canvas
 
@@ -180,8 +211,8 @@ def drawing_input(where=None, key: str = "canvas") -> None:
         _canvas_failed(where, exc)
         return
     caption_col, clear_col = where.columns([3, 1], vertical_alignment="center")
-    caption_col.caption("Draw with a mouse, pen or finger; undo and redo are under the canvas.")
-    if clear_col.button("Clear", key=f"{key}_clear"):
+    caption_col.caption(_("Draw with a mouse, pen or finger; undo and redo are under the canvas."))
+    if clear_col.button(_("Clear"), key=f"{key}_clear"):
         st.session_state[counter_key] = generation + 1
         st.rerun()  # draw a fresh, empty canvas
     raw = result.image_bytes if result is not None else None
@@ -194,16 +225,16 @@ def drawing_input(where=None, key: str = "canvas") -> None:
         return  # this drawing is already the input (or was already refused)
     st.session_state[seen_key] = digest
     if not objects:
-        where.info("The canvas is empty: draw a digit (the previous input is kept).")
+        where.info(_("The canvas is empty: draw a digit (the previous input is kept)."))
         return
     try:
         image, steps = preprocess.to_mnist(result.image_data, return_steps=True)
     except InputError as exc:
-        where.info(f"{exc} (The previous input is kept.)")
+        where.info(_("{error} (The previous input is kept.)").format(error=exc))
         return
     original = np.ascontiguousarray(np.asarray(result.image_data)[:, :, :3], dtype=np.uint8)
     steps = recipe_steps(Image.fromarray(original), original.shape[:2], steps)
-    set_current_image(image, "drawing", steps=steps)
+    set_current_image(image, DRAWING, steps=steps)
 
 
 def recipe_expander(where=None) -> None:

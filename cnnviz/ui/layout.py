@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from cnnviz.i18n import _
+
 
 def ensure_app_navigation() -> None:
     """Make sure the page runs inside app.py's st.navigation, not Streamlit's old pages/ mode.
@@ -23,7 +25,8 @@ def ensure_app_navigation() -> None:
 
 
 def header(title: str, lead: str | None = None) -> None:
-    """The page title and one or two sentences saying what the page shows (run first)."""
+    """The page title and one or two sentences saying what the page shows (run first); both
+    already in the reader's language (``_("...")``)."""
     ensure_app_navigation()  # a direct link opened first still runs inside app.py
     st.title(title)
     if lead:
@@ -53,10 +56,14 @@ def seconds_text(seconds: float | None) -> str:
         return "—"
     seconds = int(round(seconds))
     if seconds < 60:
-        return f"{seconds} s"
+        return _("{seconds} s").format(seconds=seconds)
     if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {(seconds % 3600) // 60:02d} min"
+        return _("{minutes} min {seconds} s").format(
+            minutes=seconds // 60, seconds=f"{seconds % 60:02d}"
+        )
+    return _("{hours} h {minutes} min").format(
+        hours=seconds // 3600, minutes=f"{(seconds % 3600) // 60:02d}"
+    )
 
 
 def session_alive_probe():

@@ -19,34 +19,53 @@ import streamlit as st
 from cnnviz import nn, preprocess
 from cnnviz.data import load_dataset
 from cnnviz.errors import InputError
+from cnnviz.i18n import N_, _
 from cnnviz.nn import inspect, npz
 from cnnviz.nn.recipes import PRESETS, build_model, take_subset
 from cnnviz.ui import state
 
-SESSION_LABEL = "Trained in this session"
-UPLOADED_LABEL = "Uploaded .npz"
-QUICK_LABEL = "Quick model (trained at start-up)"
-NO_MODEL = (
+# The picker's choices are these English labels (kept in the session and compared in code);
+# model_label shows them in the reader's language. The bundled ones are named in nn.recipes.
+SESSION_LABEL = N_("Trained in this session")
+UPLOADED_LABEL = N_("Uploaded .npz")
+QUICK_LABEL = N_("Quick model (trained at start-up)")
+BUNDLED_LABELS = (N_("Tutorial network"), N_("Stronger network"))  # nn.recipes.BUNDLED's names
+NO_MODEL = N_(
     "No model is available yet: train one on the Train live page, or upload a .npz model "
     "saved by cnnviz."
 )
 
 
-@st.cache_resource(show_spinner="Loading a bundled model…")
+def model_label(choice: str | None) -> str:
+    """A picker choice (an English label) in the current language."""
+    return _(choice) if choice else ""
+
+
+@st.cache_resource(show_spinner=False)  # load_bundled shows the spinner in the reader's language
+def _load_bundled(path: str) -> nn.Sequential:
+    return nn.load_model(path)
+
+
 def load_bundled(path: str) -> nn.Sequential:
     """A bundled model, loaded once per process.
 
     Shared by every session: read it, never train it (copy it first with ``model.copy()``).
     """
-    return nn.load_model(path)
+    with st.spinner(_("Loading a bundled model…")):
+        return _load_bundled(path)
 
 
-@st.cache_resource(show_spinner="No bundled model found: training a small one (a few seconds)…")
 def quick_model() -> nn.Sequential:
     """A tutorial network trained with the "quick demo" recipe (a few seconds), for when no
-    model is bundled."""
+    model is bundled; trained once per process."""
+    with st.spinner(_("No bundled model found: training a small one (a few seconds)…")):
+        return _quick_model()
+
+
+@st.cache_resource(show_spinner=False)  # quick_model shows the spinner in the reader's language
+def _quick_model() -> nn.Sequential:
     recipe = PRESETS["quick demo"]
-    (x_train, y_train), _ = load_dataset(recipe.dataset)
+    (x_train, y_train), _test = load_dataset(recipe.dataset)
     x, y = take_subset(x_train, y_train, recipe.train_size, np.random.default_rng(recipe.seed))
     model = build_model(recipe)
     model.fit(
@@ -111,10 +130,10 @@ def model_picker(where=None, key: str = "model_picker") -> tuple[str | None, nn.
     """
     where = where or st
     box = where.container()
-    _upload_box(where.expander("Upload a model (.npz)"), key=f"{key}_upload")
+    _upload_box(where.expander(_("Upload a model (.npz)")), key=f"{key}_upload")
     options = model_options()
     if not options:
-        box.info(NO_MODEL)
+        box.info(_(NO_MODEL))
         return None, None
     labels = list(options)
     choice = st.session_state.get(state.CURRENT_MODEL_CHOICE)
@@ -125,12 +144,15 @@ def model_picker(where=None, key: str = "model_picker") -> tuple[str | None, nn.
     if st.session_state.get(widget_key) not in labels or st.session_state[widget_key] != choice:
         st.session_state[widget_key] = choice
     box.selectbox(
-        "Model",
+        _("Model"),
         labels,
+        format_func=model_label,
         key=widget_key,
         on_change=_on_pick,
         args=(widget_key,),
-        help="The bundled networks were trained on MNIST; train your own on the Train live page.",
+        help=_(
+            "The bundled networks were trained on MNIST; train your own on the Train live page."
+        ),
     )
     try:
         model = options[choice]()
@@ -138,13 +160,15 @@ def model_picker(where=None, key: str = "model_picker") -> tuple[str | None, nn.
         box.error(str(exc))
         return None, None
     if choice == QUICK_LABEL:
-        box.caption("No bundled model was found, so a small one was trained when the app started.")
+        box.caption(
+            _("No bundled model was found, so a small one was trained when the app started.")
+        )
     return choice, model
 
 
 def _upload_box(where, key: str) -> None:
     """A .npz uploader; a new good file becomes the current model, a bad one shows st.error."""
-    upload = where.file_uploader("A model saved by cnnviz (.npz)", type=["npz"], key=key)
+    upload = where.file_uploader(_("A model saved by cnnviz (.npz)"), type=["npz"], key=key)
     if upload is None:
         return
     seen_key = f"{key}_seen"
@@ -159,7 +183,7 @@ def _upload_box(where, key: str) -> None:
         where.error(f"{Path(upload.name).name}: {exc}")
         return
     except Exception:  # a damaged file the loader did not foresee (e.g. a corrupt zlib stream)
-        where.error(f"{Path(upload.name).name}: {npz.DAMAGED}")
+        where.error(f"{Path(upload.name).name}: {_(npz.DAMAGED)}")
         return
     st.session_state[state.UPLOADED_MODEL] = model
     st.session_state[state.CURRENT_MODEL_CHOICE] = UPLOADED_LABEL
@@ -168,7 +192,10 @@ def _upload_box(where, key: str) -> None:
 def _check_mnist_shaped(model: nn.Sequential) -> None:
     shape = tuple(model.layers[0].input_shape or ())
     if shape != (28, 28, 1):
-        raise InputError(f"This model takes images shaped {shape}; cnnviz needs 28x28 grey images.")
+        raise InputError(
+            "This model takes images shaped {shape}; cnnviz needs 28x28 grey images.",
+            shape=str(shape),
+        )
     if tuple(model.layers[-1].output_shape or ()) != (10,):
         raise InputError("This model does not have 10 outputs, one per digit.")
     if getattr(model.layers[-1], "activation", None) != "softmax":

@@ -19,6 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnnviz.i18n import _
 from cnnviz.plots import style
 
 # Reserved space around the cells, in pixels.
@@ -116,6 +117,11 @@ def _ticks(n: int) -> dict:
     return dict(tickmode="array", tickvals=list(range(0, n, step)), ticks="", showgrid=False)
 
 
+def _hover() -> str:
+    """The hover text of a cell, in the current language (Plotly fills %{x}, %{y}, %{text})."""
+    return _("row %{y}, column %{x}<br>value %{text}") + "<extra></extra>"
+
+
 def _box_shape(box: Box, xref="x", yref="y") -> dict:
     return dict(
         type="rect",
@@ -181,7 +187,7 @@ def _click_targets(texts: np.ndarray, cell_px: int) -> go.Scatter:
         text=texts.ravel(),
         mode="markers",
         marker=dict(symbol="square", size=max(4, cell_px - 2), color="rgba(0,0,0,0)"),
-        hovertemplate="row %{y}, column %{x}<br>value %{text}<extra></extra>",
+        hovertemplate=_hover(),
         showlegend=False,
     )
 
@@ -229,7 +235,7 @@ def heatmap(
         text=texts,
         texttemplate="%{text}" if show_numbers else None,
         textfont=dict(size=font_size),
-        hovertemplate="row %{y}, column %{x}<br>value %{text}<extra></extra>",
+        hovertemplate=_hover(),
         showscale=show_colorbar,
         colorbar=_colorbar_below(colorbar_title, max(cell * cols, _MIN_BAR) + 40)
         if colorbar_below
@@ -333,7 +339,7 @@ def heatmap_grid(
                 text=texts,
                 texttemplate="%{text}" if show else None,
                 textfont=dict(size=style.CELL_FONT_SIZE if cell >= 30 else 11),
-                hovertemplate="row %{y}, column %{x}<br>value %{text}<extra></extra>",
+                hovertemplate=_hover(),
                 coloraxis="coloraxis",
                 xgap=1 if cell >= 12 else 0,
                 ygap=1 if cell >= 12 else 0,

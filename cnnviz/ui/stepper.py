@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnviz import lessons
+from cnnviz.i18n import _
 
 
 def _keys(prefix: str) -> tuple[str, str]:
@@ -52,17 +53,23 @@ def controls(prefix: str, out_shape: tuple[int, ...]) -> tuple[int, int]:
     rk, ck = _keys(prefix)
     buttons = st.columns([1, 1, 2.2, 2.2])
     buttons[0].button(
-        "◀ Previous",
+        _("◀ Previous"),
         key=f"{prefix}.prev",
         on_click=step,
         args=(prefix, out_shape, -1),
         width="stretch",
     )
     buttons[1].button(
-        "Next ▶", key=f"{prefix}.next", on_click=step, args=(prefix, out_shape, 1), width="stretch"
+        _("Next ▶"),
+        key=f"{prefix}.next",
+        on_click=step,
+        args=(prefix, out_shape, 1),
+        width="stretch",
     )
     with buttons[2]:
-        st.slider("Output row", 0, max(out_shape[0] - 1, 1), key=rk, disabled=out_shape[0] == 1)
+        st.slider(_("Output row"), 0, max(out_shape[0] - 1, 1), key=rk, disabled=out_shape[0] == 1)
     with buttons[3]:
-        st.slider("Output column", 0, max(out_shape[1] - 1, 1), key=ck, disabled=out_shape[1] == 1)
+        st.slider(
+            _("Output column"), 0, max(out_shape[1] - 1, 1), key=ck, disabled=out_shape[1] == 1
+        )
     return st.session_state[rk], st.session_state[ck]

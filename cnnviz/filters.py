@@ -10,6 +10,8 @@ from numbers import Real
 import numpy as np
 
 from cnnviz.errors import InputError
+from cnnviz.i18n import N_
+from cnnviz.texts import Text
 
 
 def _kernel(rows, scale=1.0):
@@ -19,27 +21,32 @@ def _kernel(rows, scale=1.0):
     return kernel
 
 
+# The names are shown in the app (translated with ``format_func=_``); the keys stay English.
 FILTERS = {
     # The tutorial's pair, exactly as printed there.
-    "Vertical Sobel": _kernel([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]),
-    "Horizontal Sobel": _kernel([[1, 2, 1], [0, 0, 0], [-1, -2, -1]]),
-    "Vertical Scharr": _kernel([[-3, 0, 3], [-10, 0, 10], [-3, 0, 3]]),
-    "Horizontal Scharr": _kernel([[3, 10, 3], [0, 0, 0], [-3, -10, -3]]),
-    "Vertical Prewitt": _kernel([[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]]),
-    "Horizontal Prewitt": _kernel([[1, 1, 1], [0, 0, 0], [-1, -1, -1]]),
-    "Laplacian": _kernel([[0, 1, 0], [1, -4, 1], [0, 1, 0]]),
-    "Sharpen": _kernel([[0, -1, 0], [-1, 5, -1], [0, -1, 0]]),
-    "Box blur": _kernel(np.ones((3, 3)), scale=1 / 9),
-    "Gaussian blur": _kernel([[1, 2, 1], [2, 4, 2], [1, 2, 1]], scale=1 / 16),
-    "Emboss": _kernel([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]),
-    "Identity": _kernel([[0, 0, 0], [0, 1, 0], [0, 0, 0]]),
+    N_("Vertical Sobel"): _kernel([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]),
+    N_("Horizontal Sobel"): _kernel([[1, 2, 1], [0, 0, 0], [-1, -2, -1]]),
+    N_("Vertical Scharr"): _kernel([[-3, 0, 3], [-10, 0, 10], [-3, 0, 3]]),
+    N_("Horizontal Scharr"): _kernel([[3, 10, 3], [0, 0, 0], [-3, -10, -3]]),
+    N_("Vertical Prewitt"): _kernel([[-1, 0, 1], [-1, 0, 1], [-1, 0, 1]]),
+    N_("Horizontal Prewitt"): _kernel([[1, 1, 1], [0, 0, 0], [-1, -1, -1]]),
+    N_("Laplacian"): _kernel([[0, 1, 0], [1, -4, 1], [0, 1, 0]]),
+    N_("Sharpen"): _kernel([[0, -1, 0], [-1, 5, -1], [0, -1, 0]]),
+    N_("Box blur"): _kernel(np.ones((3, 3)), scale=1 / 9),
+    N_("Gaussian blur"): _kernel([[1, 2, 1], [2, 4, 2], [1, 2, 1]], scale=1 / 16),
+    N_("Emboss"): _kernel([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]),
+    N_("Identity"): _kernel([[0, 0, 0], [0, 1, 0], [0, 0, 0]]),
 }
 
 
 def get_filter(name):
     """A writable float64 (3, 3) copy of the named filter, e.g. get_filter("Vertical Sobel")."""
     if name not in FILTERS:
-        raise InputError(f"There is no filter called {name!r}; choose one of {', '.join(FILTERS)}.")
+        raise InputError(
+            "There is no filter called {name}; choose one of {names}.",
+            name=repr(name),
+            names=", ".join(FILTERS),
+        )
     return FILTERS[name].copy()
 
 
@@ -54,31 +61,41 @@ def _parse_text(text, where):
         return parts[0]
     if len(parts) == 2:
         if parts[1] == 0:
-            raise InputError(f"{where} divides by zero ({shown!r}); use a non-zero denominator.")
+            raise InputError(
+                "{where} divides by zero ({shown}); use a non-zero denominator.",
+                where=where,
+                shown=repr(shown),
+            )
         return parts[0] / parts[1]
     raise InputError(
-        f"{where} is not a number ({shown!r}); type a number such as -1, 0.5, 1e3 or 1/9."
+        "{where} is not a number ({shown}); type a number such as -1, 0.5, 1e3 or 1/9.",
+        where=where,
+        shown=repr(shown),
     )
 
 
 def _parse_cell(cell, where):
     """One kernel cell (a number or text) -> a finite float, or InputError naming the cell."""
     if cell is None or (isinstance(cell, str) and not cell.strip()):
-        raise InputError(f"{where} is empty; type a number such as 0.")
+        raise InputError("{where} is empty; type a number such as 0.", where=where)
     if isinstance(cell, str):
         text = str(cell).strip().replace("\u2212", "-")  # also accept a typeset minus sign
         value = _parse_text(text, where)
     elif isinstance(cell, bool | np.bool_) or not isinstance(cell, Real | np.integer | np.floating):
-        raise InputError(f"{where} is not a number ({cell!r}); type a number such as 0.")
+        raise InputError(
+            "{where} is not a number ({shown}); type a number such as 0.",
+            where=where,
+            shown=repr(cell),
+        )
     else:
         try:
             value = float(cell)
         except OverflowError:  # a Python int such as 10**400
-            raise InputError(f"{where} is too large; type a smaller number.") from None
+            raise InputError("{where} is too large; type a smaller number.", where=where) from None
     if np.isnan(value):
-        raise InputError(f"{where} is NaN (not a number); type a number such as 0.")
+        raise InputError("{where} is NaN (not a number); type a number such as 0.", where=where)
     if np.isinf(value):
-        raise InputError(f"{where} is infinite; type a finite number.")
+        raise InputError("{where} is infinite; type a finite number.", where=where)
     return value
 
 
@@ -105,7 +122,10 @@ def validate_kernel(cells):
     if len(rows) != 3 or any(row is None or len(row) != 3 for row in rows):
         raise InputError("The kernel must have exactly 3 rows of 3 numbers.")
     values = [
-        [_parse_cell(cell, f"Row {r}, column {c}") for c, cell in enumerate(row, start=1)]
+        [
+            _parse_cell(cell, Text(N_("Row {row}, column {col}"), row=r, col=c))
+            for c, cell in enumerate(row, start=1)
+        ]
         for r, row in enumerate(rows, start=1)
     ]
     return np.array(values, dtype=np.float64)
@@ -120,6 +140,8 @@ def edge_magnitude(gx, gy):
     gy = np.asarray(gy, dtype=np.float64)
     if gx.shape != gy.shape:
         raise InputError(
-            f"The two edge maps must have the same shape, not {gx.shape} and {gy.shape}."
+            "The two edge maps must have the same shape, not {first} and {second}.",
+            first=gx.shape,
+            second=gy.shape,
         )
     return np.hypot(gx, gy)

@@ -23,6 +23,8 @@ import numpy as np
 
 from cnnviz import filters, ops
 from cnnviz.errors import InputError
+from cnnviz.i18n import N_
+from cnnviz.texts import Text
 
 # The tutorial's worked example (Figure 5): a 4x4 grey image, values 0 (black) .. 255 (white).
 TUTORIAL_IMAGE = np.array(
@@ -61,7 +63,9 @@ def to_pixel_values(image01) -> np.ndarray:
     """
     image = np.asarray(image01, dtype=np.float64)
     if image.ndim != 2:
-        raise InputError(f"The image must be 2-D (height, width), not shape {image.shape}.")
+        raise InputError(
+            "The image must be 2-D (height, width), not shape {shape}.", shape=image.shape
+        )
     return np.clip(np.rint(image * 255.0), 0, 255)
 
 
@@ -73,7 +77,9 @@ def step_position(row: int, col: int, shape: tuple[int, int], step: int = 1) -> 
     """
     rows, cols = shape
     if rows < 1 or cols < 1:
-        raise InputError(f"The output is empty (shape {shape}); there is no position to step to.")
+        raise InputError(
+            "The output is empty (shape {shape}); there is no position to step to.", shape=shape
+        )
     row, col = clamp_position(row, col, shape)
     index = (row * cols + col + step) % (rows * cols)
     return divmod(index, cols)
@@ -228,14 +234,18 @@ def layer_param_counts(
     H*W*F neurons. The tutorial's 1000x1000 image: fully connected = 10^6 * 10^6 = 10^12.
     """
     for value, name in (
-        (height, "The height"),
-        (width, "The width"),
-        (channels, "The number of channels"),
-        (feature_maps, "The number of feature maps"),
-        (kernel_size, "The kernel size"),
+        (height, N_("The height")),
+        (width, N_("The width")),
+        (channels, N_("The number of channels")),
+        (feature_maps, N_("The number of feature maps")),
+        (kernel_size, N_("The kernel size")),
     ):
         if int(value) != value or value < 1:
-            raise InputError(f"{name} must be a whole number of at least 1, not {value!r}.")
+            raise InputError(
+                "{what} must be a whole number of at least 1, not {value}.",
+                what=Text(name),
+                value=repr(value),
+            )
     h, w, c, f, k = (int(v) for v in (height, width, channels, feature_maps, kernel_size))
     inputs = h * w * c
     units = h * w * f
@@ -328,7 +338,9 @@ def upstream_gradient(shape, kind: str = "ones", seed: int = 0) -> np.ndarray:
         rng = np.random.default_rng(seed)
         values = rng.integers(1, 4, size=shape) * rng.choice([-1, 1], size=shape)
         return values.astype(np.float64)
-    raise InputError(f"The upstream gradient must be 'ones' or 'random', not {kind!r}.")
+    raise InputError(
+        "The upstream gradient must be 'ones' or 'random', not {kind}.", kind=repr(kind)
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -422,7 +434,9 @@ def dissect_step(model, image01, label: int, learning_rate: float = 0.01) -> Tra
     layer's filters. The model passed in is not changed (``model.trace`` leaves it alone).
     """
     if not 0 <= int(label) <= 9:
-        raise InputError(f"The true label must be a digit from 0 to 9, not {label!r}.")
+        raise InputError(
+            "The true label must be a digit from 0 to 9, not {label}.", label=repr(label)
+        )
     if not learning_rate > 0:
         raise InputError("The learning rate must be a positive number.")
     image01 = np.asarray(image01, dtype=np.float32)

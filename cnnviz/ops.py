@@ -29,6 +29,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from cnnviz.errors import InputError
+from cnnviz.i18n import N_
 from cnnviz.validate import PADDINGS as PADDINGS
 from cnnviz.validate import check_padding, is_int, pair, positive_int
 
@@ -47,10 +48,17 @@ def _as_image(image, allow_channels=False):
         raise InputError("The image must be a rectangular grid of numbers.") from None
     ndims = (2, 3) if allow_channels else (2,)
     if arr.ndim not in ndims:
-        wanted = "(height, width) or (height, width, channels)" if allow_channels else "2-D"
-        raise InputError(f"The image must be {wanted}, but it has shape {arr.shape}.")
+        if allow_channels:
+            raise InputError(
+                "The image must be (height, width) or (height, width, channels), "
+                "but it has shape {shape}.",
+                shape=arr.shape,
+            )
+        raise InputError("The image must be 2-D, but it has shape {shape}.", shape=arr.shape)
     if arr.size == 0:
-        raise InputError(f"The image is empty (shape {arr.shape}); give at least one pixel.")
+        raise InputError(
+            "The image is empty (shape {shape}); give at least one pixel.", shape=arr.shape
+        )
     return arr
 
 
@@ -61,8 +69,13 @@ def _as_kernel(kernel, ndim=2):
     except (TypeError, ValueError):
         raise InputError("The kernel must be a rectangular grid of numbers.") from None
     if arr.ndim != ndim or arr.size == 0:
-        what = "a 2-D (k, k) kernel" if ndim == 2 else "a stack of kernels (F, k, k)"
-        raise InputError(f"Expected {what}, but got shape {arr.shape}.")
+        if ndim == 2:
+            raise InputError(
+                "Expected a 2-D (k, k) kernel, but got shape {shape}.", shape=arr.shape
+            )
+        raise InputError(
+            "Expected a stack of kernels (F, k, k), but got shape {shape}.", shape=arr.shape
+        )
     return arr
 
 
@@ -70,12 +83,18 @@ def _pad_value(image, pad_value):
     """A number, or per-channel mean of the (unpadded) image for "mean"."""
     if isinstance(pad_value, str):
         if pad_value != "mean":
-            raise InputError(f"The pad value must be a number or 'mean', not {pad_value!r}.")
+            raise InputError(
+                "The pad value must be a number or 'mean', not {value}.", value=repr(pad_value)
+            )
         return image.mean(axis=(0, 1))
     if isinstance(pad_value, bool) or not isinstance(pad_value, Real | np.number):
-        raise InputError(f"The pad value must be a number or 'mean', not {pad_value!r}.")
+        raise InputError(
+            "The pad value must be a number or 'mean', not {value}.", value=repr(pad_value)
+        )
     if not np.isfinite(pad_value):
-        raise InputError(f"The pad value must be a finite number, not {pad_value!r}.")
+        raise InputError(
+            "The pad value must be a finite number, not {value}.", value=repr(pad_value)
+        )
     return float(pad_value)
 
 
@@ -93,9 +112,9 @@ def same_padding(n, kernel_size=3, strides=1):
     >>> same_padding(28), same_padding(28, strides=2), same_padding(27, strides=2)
     ((1, 1), (0, 1), (1, 1))
     """
-    n = positive_int(n, "The image size")
-    k = positive_int(kernel_size, "The kernel size")
-    s = positive_int(strides, "The stride")
+    n = positive_int(n, N_("The image size"))
+    k = positive_int(kernel_size, N_("The kernel size"))
+    s = positive_int(strides, N_("The stride"))
     total = max((-(-n // s) - 1) * s + k - n, 0)
     return total // 2, total - total // 2
 
@@ -110,9 +129,9 @@ def output_size(n, kernel_size=3, padding="valid", strides=1):
     (26, 28, 14)
     """
     check_padding(padding)
-    n = positive_int(n, "The image size")
-    k = positive_int(kernel_size, "The kernel size")
-    s = positive_int(strides, "The stride")
+    n = positive_int(n, N_("The image size"))
+    k = positive_int(kernel_size, N_("The kernel size"))
+    s = positive_int(strides, N_("The stride"))
     before, after = same_padding(n, k, s) if padding == "same" else (0, 0)
     return (n + before + after - k) // s + 1
 
@@ -126,8 +145,8 @@ def pad(image, padding="valid", pad_value=0.0, kernel_size=3, strides=1):
     """
     image = _as_image(image, allow_channels=True)
     check_padding(padding)
-    kh, kw = pair(kernel_size, "The kernel size")
-    strides = positive_int(strides, "The stride")
+    kh, kw = pair(kernel_size, N_("The kernel size"))
+    strides = positive_int(strides, N_("The stride"))
     value = _pad_value(image, pad_value)
     if padding == "valid":
         return image.copy()
@@ -149,14 +168,18 @@ def _windows(image, kernel_shape, padding, pad_value, strides):
     """All kernel-sized windows of the padded image: (H', W', kh, kw), a view (no copy)."""
     image = _as_image(image)
     check_padding(padding)
-    strides = positive_int(strides, "The stride")
+    strides = positive_int(strides, N_("The stride"))
     kh, kw = kernel_shape
     padded = pad(image, padding, pad_value, kernel_size=(kh, kw), strides=strides)
     if kh > padded.shape[0] or kw > padded.shape[1]:
         h, w = padded.shape
         raise InputError(
-            f"The {kh}x{kw} kernel does not fit in the {h}x{w} image; "
-            "use a smaller kernel or 'same' padding."
+            "The {kh}x{kw} kernel does not fit in the {h}x{w} image; "
+            "use a smaller kernel or 'same' padding.",
+            kh=kh,
+            kw=kw,
+            h=h,
+            w=w,
         )
     return sliding_window_view(padded, (kh, kw))[::strides, ::strides]
 
@@ -221,8 +244,12 @@ def conv_trace(image, kernel, row, col, padding="valid", pad_value=0.0, strides=
     out_h, out_w = windows.shape[:2]
     if not (0 <= row < out_h and 0 <= col < out_w):
         raise InputError(
-            f"Output pixel ({row}, {col}) is outside the {out_h}x{out_w} output; "
-            f"pick a row below {out_h} and a column below {out_w}."
+            "Output pixel ({row}, {col}) is outside the {out_h}x{out_w} output; "
+            "pick a row below {out_h} and a column below {out_w}.",
+            row=row,
+            col=col,
+            out_h=out_h,
+            out_w=out_w,
         )
     window = windows[row, col].copy()
     products = window * kernel + 0.0  # "+ 0.0" shows 0 * -1 as 0, not -0
@@ -259,13 +286,16 @@ def _pool_blocks(x, pool_size):
 
 def _check_pool(x, pool_size, mode):
     x = _as_image(x, allow_channels=True)
-    pool_size = positive_int(pool_size, "The pool size")
+    pool_size = positive_int(pool_size, N_("The pool size"))
     if mode not in POOL_MODES:
-        raise InputError(f"Pooling mode must be 'max', 'avg' or 'min', not {mode!r}.")
+        raise InputError("Pooling mode must be 'max', 'avg' or 'min', not {mode}.", mode=repr(mode))
     h, w = x.shape[:2]
     if pool_size > h or pool_size > w:
         raise InputError(
-            f"The pool size {pool_size} does not fit the {h}x{w} input; use a smaller one."
+            "The pool size {pool_size} does not fit the {h}x{w} input; use a smaller one.",
+            pool_size=pool_size,
+            h=h,
+            w=w,
         )
     return x, pool_size
 
@@ -309,13 +339,17 @@ def pool_trace(x, row, col, pool_size=2, mode="max", channel=0):
     x, pool_size = _check_pool(x, pool_size, mode)
     channels = 1 if x.ndim == 2 else x.shape[2]
     if not is_int(channel) or not 0 <= channel < channels:
-        raise InputError(f"The channel must be a whole number from 0 to {channels - 1}.")
+        raise InputError("The channel must be a whole number from 0 to {last}.", last=channels - 1)
     plane = x if x.ndim == 2 else x[:, :, channel]
     out_h, out_w = x.shape[0] // pool_size, x.shape[1] // pool_size
     if not (0 <= row < out_h and 0 <= col < out_w):
         raise InputError(
-            f"Output cell ({row}, {col}) is outside the {out_h}x{out_w} pooled output; "
-            f"pick a row below {out_h} and a column below {out_w}."
+            "Output cell ({row}, {col}) is outside the {out_h}x{out_w} pooled output; "
+            "pick a row below {out_h} and a column below {out_w}.",
+            row=row,
+            col=col,
+            out_h=out_h,
+            out_w=out_w,
         )
     top, left = int(row) * pool_size, int(col) * pool_size
     window = plane[top : top + pool_size, left : left + pool_size].copy()
@@ -341,7 +375,11 @@ def pool2d_backward(x, grad_out, pool_size=2, mode="max"):
     wanted = blocks.shape[:3] if x.ndim == 3 else blocks.shape[:2]
     grad = np.asarray(grad_out, dtype=np.float64)
     if grad.shape != wanted:
-        raise InputError(f"The upstream gradient must have shape {wanted}, not {grad.shape}.")
+        raise InputError(
+            "The upstream gradient must have shape {wanted}, not {shape}.",
+            wanted=wanted,
+            shape=grad.shape,
+        )
     grad = grad.reshape(blocks.shape[:3])  # (H', W', C)
     if mode == "avg":
         grad_blocks = np.repeat(grad[..., None] / pool_size**2, pool_size * pool_size, axis=-1)
@@ -383,7 +421,11 @@ def softmax(z, axis=-1):
 
 def _check_label(label, n):
     if not is_int(label) or not 0 <= label < n:
-        raise InputError(f"The label must be a whole number from 0 to {n - 1}, not {label!r}.")
+        raise InputError(
+            "The label must be a whole number from 0 to {last}, not {label}.",
+            last=n - 1,
+            label=repr(label),
+        )
     return int(label)
 
 
@@ -395,7 +437,9 @@ def cross_entropy(probs, label):
     """
     probs = np.asarray(probs, dtype=np.float64)
     if probs.ndim != 1 or probs.size == 0:
-        raise InputError(f"Probabilities must be a 1-D list of classes, not shape {probs.shape}.")
+        raise InputError(
+            "Probabilities must be a 1-D list of classes, not shape {shape}.", shape=probs.shape
+        )
     label = _check_label(label, probs.size)
     return float(-np.log(max(probs[label], np.finfo(np.float64).tiny)))
 
@@ -427,7 +471,9 @@ def softmax_trace(logits, label):
     """
     logits = np.asarray(logits, dtype=np.float64)
     if logits.ndim != 1 or logits.size == 0:
-        raise InputError(f"Logits must be a 1-D list of class scores, not shape {logits.shape}.")
+        raise InputError(
+            "Logits must be a 1-D list of class scores, not shape {shape}.", shape=logits.shape
+        )
     if not np.all(np.isfinite(logits)):
         raise InputError("Every logit must be a finite number.")
     label = _check_label(label, logits.size)

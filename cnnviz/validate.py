@@ -12,6 +12,7 @@ from numbers import Integral
 import numpy as np
 
 from cnnviz.errors import InputError
+from cnnviz.texts import Text
 
 PADDINGS = ("valid", "same")
 
@@ -24,10 +25,15 @@ def is_int(value) -> bool:
 def positive_int(value, what: str) -> int:
     """``value`` as an int, or InputError "{what} must be a whole number of at least 1, ...".
 
-    what: the name a user knows, e.g. "The kernel size".
+    what: the name a user knows, e.g. "The kernel size" (marked with ``N_``: it is translated
+    with the sentence).
     """
     if not is_int(value) or value < 1:
-        raise InputError(f"{what} must be a whole number of at least 1, not {value!r}.")
+        raise InputError(
+            "{what} must be a whole number of at least 1, not {value}.",
+            what=Text(what),
+            value=repr(value),
+        )
     return int(value)
 
 
@@ -38,13 +44,17 @@ def pair(value, what: str) -> tuple[int, int]:
     try:
         first, second = value
     except (TypeError, ValueError):
-        raise InputError(f"{what} must be a whole number or two of them, not {value!r}.") from None
+        raise InputError(
+            "{what} must be a whole number or two of them, not {value}.",
+            what=Text(what),
+            value=repr(value),
+        ) from None
     return positive_int(first, what), positive_int(second, what)
 
 
 def check_padding(padding) -> str:
     if padding not in PADDINGS:
-        raise InputError(f"Padding must be 'valid' or 'same', not {padding!r}.")
+        raise InputError("Padding must be 'valid' or 'same', not {padding}.", padding=repr(padding))
     return padding
 
 
@@ -54,7 +64,9 @@ def as_batch(x) -> np.ndarray:
     if x.ndim == 3:
         x = x[..., None]
     if x.ndim != 4:
-        raise InputError(f"Images must be shaped (N, H, W) or (N, H, W, C), not {x.shape}.")
+        raise InputError(
+            "Images must be shaped (N, H, W) or (N, H, W, C), not {shape}.", shape=x.shape
+        )
     return x
 
 
@@ -68,14 +80,20 @@ def as_labels(y, num_classes: int | None = None) -> np.ndarray:
             raise InputError("Labels must be whole numbers from 0 upwards.")
         y = y.astype(np.int64)
         if num_classes is not None and y.size and y.max() >= num_classes:
-            raise InputError(f"A label is {y.max()} but the model has only {num_classes} outputs.")
+            raise InputError(
+                "A label is {label} but the model has only {classes} outputs.",
+                label=y.max(),
+                classes=num_classes,
+            )
         return y
     if y.ndim == 2:
         if num_classes is not None and y.shape[1] != num_classes:
             raise InputError(
-                f"Targets have {y.shape[1]} columns but the model has {num_classes} outputs."
+                "Targets have {columns} columns but the model has {classes} outputs.",
+                columns=y.shape[1],
+                classes=num_classes,
             )
         if np.all((y == 0) | (y == 1)) and np.all(y.sum(axis=1) == 1):
             return y.argmax(axis=1)  # one-hot: keep just the class, the same loss and far cheaper
         return y.astype(np.float32)
-    raise InputError(f"Labels must be shaped (N,) or (N, classes), not {y.shape}.")
+    raise InputError("Labels must be shaped (N,) or (N, classes), not {shape}.", shape=y.shape)

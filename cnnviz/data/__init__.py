@@ -55,7 +55,7 @@ def _find(folder: Path, stem: str) -> Path:
     for candidate in (folder / stem, folder / f"{stem}.gz"):
         if candidate.is_file():
             return candidate
-    raise InputError(f"The folder {folder} has no {stem} (or {stem}.gz).")
+    raise InputError("The folder {folder} has no {stem} (or {stem}.gz).", folder=folder, stem=stem)
 
 
 _LOAD_LOCK = threading.Lock()  # many sessions may ask at once: read the files once
@@ -65,13 +65,17 @@ _LOAD_LOCK = threading.Lock()  # many sessions may ask at once: read the files o
 def _load_cached(folder: str) -> tuple[Split, Split]:
     root = Path(folder)
     if not root.is_dir():
-        raise InputError(f"There is no dataset folder {root}.")
+        raise InputError("There is no dataset folder {root}.", root=root)
     arrays = {key: read_idx(_find(root, stem)) for key, stem in STANDARD_FILES.items()}
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
             raise InputError(
-                f"The {split} files in {root} do not match: images {x.shape}, labels {y.shape}."
+                "The {split} files in {root} do not match: images {images}, labels {labels}.",
+                split=split,
+                root=root,
+                images=x.shape,
+                labels=y.shape,
             )
     for a in arrays.values():
         a.setflags(write=False)  # cached and shared: nobody may change them
@@ -105,7 +109,9 @@ def load_dataset(name: str) -> tuple[Split, Split]:
     present = list_datasets()
     if name not in present:
         raise InputError(
-            f"The dataset {name!r} is not on this machine; choose one of {list(present)}."
+            "The dataset {name} is not on this machine; choose one of {names}.",
+            name=repr(name),
+            names=list(present),
         )
     return load_idx_dir(present[name])
 

@@ -33,23 +33,42 @@ def parse_idx(raw: bytes, name: str = "the file") -> np.ndarray:
     Raises InputError on a wrong magic number, a dimension of zero or a size mismatch.
     """
     if len(raw) < 4:
-        raise InputError(f"{name} is too short to be an IDX file (it has {len(raw)} bytes).")
+        raise InputError(
+            "{name} is too short to be an IDX file (it has {size} bytes).", name=name, size=len(raw)
+        )
     if raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_TYPES:
-        raise InputError(f"{name} is not an IDX file: its magic number is {raw[:4].hex()}.")
+        raise InputError(
+            "{name} is not an IDX file: its magic number is {magic}.",
+            name=name,
+            magic=raw[:4].hex(),
+        )
     ndim = raw[3]
     if ndim == 0:
-        raise InputError(f"{name} is an IDX file with no dimensions.")
+        raise InputError("{name} is an IDX file with no dimensions.", name=name)
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise InputError(f"{name} is truncated: its header is incomplete.")
+        raise InputError("{name} is truncated: its header is incomplete.", name=name)
     dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = IDX_TYPES[raw[2]]
     expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
     got = len(raw) - header
     if got != expected:
-        what = "truncated" if got < expected else "longer than its header says"
+        if got < expected:
+            raise InputError(
+                "{name} is truncated: its header {dims} needs {expected} data bytes but it has "
+                "{got}.",
+                name=name,
+                dims=dims,
+                expected=expected,
+                got=got,
+            )
         raise InputError(
-            f"{name} is {what}: its header {dims} needs {expected} data bytes but it has {got}."
+            "{name} is longer than its header says: its header {dims} needs {expected} data "
+            "bytes but it has {got}.",
+            name=name,
+            dims=dims,
+            expected=expected,
+            got=got,
         )
     data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
     return data.astype(dtype.newbyteorder("="), copy=True)
@@ -63,7 +82,9 @@ def read_idx(path: str | Path) -> np.ndarray:
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
     except FileNotFoundError:
-        raise InputError(f"There is no file {path}.") from None
+        raise InputError("There is no file {path}.", path=path) from None
     except (OSError, EOFError, zlib.error) as exc:
-        raise InputError(f"{path.name} could not be read as gzip data ({exc}).") from None
+        raise InputError(
+            "{name} could not be read as gzip data ({error}).", name=path.name, error=exc
+        ) from None
     return parse_idx(raw, path.name)

@@ -20,6 +20,7 @@ import copy
 import numpy as np
 
 from cnnviz.errors import InputError
+from cnnviz.texts import Text
 from cnnviz.validate import pair
 
 F32 = np.float32
@@ -93,5 +94,9 @@ def square(value, what: str) -> int:
     """3 or (3, 3) -> 3: the engine's strides and pool sizes are the same along both axes."""
     rows, cols = pair(value, what)
     if rows != cols:
-        raise InputError(f"{what} must be the same for rows and columns, not {value!r}.")
+        raise InputError(
+            "{what} must be the same for rows and columns, not {value}.",
+            what=Text(what),
+            value=repr(value),
+        )
     return rows

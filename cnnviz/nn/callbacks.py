@@ -47,7 +47,8 @@ class History(Callback):
     """``history.history["loss"]`` etc.: one value per finished epoch.
 
     ``diverged`` is True when training stopped because the loss stopped being finite, and
-    ``message`` then says so in one sentence.
+    ``message`` then says so in one sentence (``message_text``: the same as a
+    :class:`cnnviz.texts.Text`, to show in the reader's language).
     """
 
     def __init__(self):
@@ -57,6 +58,7 @@ class History(Callback):
         self.diverged = False
         self.stopped_early = False
         self.message = ""
+        self.message_text = None
 
     def on_epoch_end(self, epoch, logs=None):
         self.epoch.append(epoch)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnviz.errors import InputError
+from cnnviz.i18n import N_
 from cnnviz.nn.base import F32, Layer, glorot_uniform, square
 from cnnviz.ops import same_padding
 from cnnviz.validate import check_padding, pair, positive_int
@@ -41,13 +42,16 @@ class Conv2D(Layer):
         name: str | None = None,
     ):
         super().__init__(name, input_shape)
-        self.filters = positive_int(filters, "The number of filters")
-        self.kernel_size = pair(kernel_size, "The kernel size")
-        self.strides = square(strides, "The stride")
+        self.filters = positive_int(filters, N_("The number of filters"))
+        self.kernel_size = pair(kernel_size, N_("The kernel size"))
+        self.strides = square(strides, N_("The stride"))
         self.padding = check_padding(padding)
         self.use_bias = bool(use_bias)
         if activation not in (None, "linear", "relu"):
-            raise InputError(f"Conv2D activation must be None or 'relu', not {activation!r}.")
+            raise InputError(
+                "Conv2D activation must be None or 'relu', not {activation}.",
+                activation=repr(activation),
+            )
         self.activation = None if activation == "linear" else activation
 
     # --- shapes -------------------------------------------------------------------------
@@ -66,13 +70,20 @@ class Conv2D(Layer):
         wo = (w + left + r - kw) // self.strides + 1
         if ho < 1 or wo < 1:
             raise InputError(
-                f"A {kh}x{kw} kernel does not fit a {h}x{w} input with {self.padding} padding."
+                "A {kh}x{kw} kernel does not fit a {h}x{w} input with {padding} padding.",
+                kh=kh,
+                kw=kw,
+                h=h,
+                w=w,
+                padding=self.padding,
             )
         return ho, wo, self.filters
 
     def build(self, input_shape: tuple, rng: np.random.Generator | None = None) -> None:
         if len(input_shape) != 3:
-            raise InputError(f"Conv2D needs inputs shaped (H, W, C), not {tuple(input_shape)}.")
+            raise InputError(
+                "Conv2D needs inputs shaped (H, W, C), not {shape}.", shape=tuple(input_shape)
+            )
         super().build(input_shape)
         rng = rng or np.random.default_rng()
         kh, kw = self.kernel_size

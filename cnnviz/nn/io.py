@@ -14,6 +14,7 @@ from cnnviz.nn import npz
 from cnnviz.nn.layers import LAYER_CLASSES, Conv2D, Dense
 from cnnviz.nn.model import Sequential
 from cnnviz.nn.npz import save_model, to_bytes
+from cnnviz.texts import Number
 
 MAX_PARAMS = 50_000_000  # a few hundred bytes of JSON must not make the server allocate GBs
 
@@ -47,7 +48,7 @@ def _check_size(config: dict) -> None:
     if len(shape) == 2:
         shape = (*shape, 1)
     if len(shape) != 3 or min(shape) < 1:
-        raise InputError(f"The model's input shape {shape} is not an image shape.")
+        raise InputError("The model's input shape {shape} is not an image shape.", shape=shape)
     total = 0
     for layer in layers:
         if isinstance(layer, Conv2D):
@@ -58,6 +59,7 @@ def _check_size(config: dict) -> None:
         shape = layer.compute_output_shape(shape)
     if total > MAX_PARAMS:
         raise InputError(
-            f"The model's architecture has more than {MAX_PARAMS:,} weights, "
-            "far more than cnnviz models have."
+            "The model's architecture has more than {limit} weights, "
+            "far more than cnnviz models have.",
+            limit=Number(MAX_PARAMS),
         )

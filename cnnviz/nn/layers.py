@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnviz.errors import InputError
+from cnnviz.i18n import N_
 from cnnviz.nn.base import F32, Layer, glorot_uniform
 from cnnviz.nn.conv import Conv2D
 from cnnviz.nn.pooling import AveragePooling2D, MaxPooling2D
@@ -83,10 +84,11 @@ class Dense(Layer):
         name: str | None = None,
     ):
         super().__init__(name, input_shape)
-        self.units = positive_int(units, "The number of units")
+        self.units = positive_int(units, N_("The number of units"))
         if activation not in (None, "linear", "relu", "softmax"):
             raise InputError(
-                f"Dense activation must be None, 'relu' or 'softmax', not {activation!r}."
+                "Dense activation must be None, 'relu' or 'softmax', not {activation}.",
+                activation=repr(activation),
             )
         self.activation = None if activation == "linear" else activation
         self.use_bias = bool(use_bias)
@@ -96,7 +98,8 @@ class Dense(Layer):
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         if len(input_shape) != 1:
             raise InputError(
-                f"Dense needs flat inputs (D,), not {tuple(input_shape)}: add Flatten()."
+                "Dense needs flat inputs (D,), not {shape}: add Flatten().",
+                shape=tuple(input_shape),
             )
         return (self.units,)
 

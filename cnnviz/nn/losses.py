@@ -48,7 +48,11 @@ def crossentropy(
 
 def check_loss(name: str) -> str:
     if name not in LOSSES:
-        raise InputError(f"The loss must be one of {', '.join(LOSSES)}, not {name!r}.")
+        raise InputError(
+            "The loss must be one of {losses}, not {name}.",
+            losses=", ".join(LOSSES),
+            name=repr(name),
+        )
     return name
 
 

@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from cnnviz.errors import InputError
+from cnnviz.i18n import N_
 from cnnviz.nn import losses, optimizers
 from cnnviz.nn.callbacks import Callback, History, ProgbarLogger, takes_batches
 from cnnviz.nn.layers import LAYER_CLASSES, Layer
@@ -25,6 +26,7 @@ from cnnviz.nn.metrics import accuracy, count_correct
 from cnnviz.nn.npz import save_model
 from cnnviz.nn.threads import blas_limit
 from cnnviz.nn.trace import Trace, trace_layers
+from cnnviz.texts import Text
 from cnnviz.validate import as_batch, as_labels
 
 __all__ = ["Sequential", "as_batch", "as_labels"]
@@ -53,7 +55,9 @@ class Sequential:
     # --- building ----------------------------------------------------------------------
     def add(self, layer: Layer) -> None:
         if not isinstance(layer, Layer):
-            raise InputError(f"Sequential takes cnnviz.nn layers, not {type(layer).__name__}.")
+            raise InputError(
+                "Sequential takes cnnviz.nn layers, not {kind}.", kind=type(layer).__name__
+            )
         self.layers.append(layer)
         if len(self.layers) == 1 and layer.input_shape is not None:
             self.build(layer.input_shape)
@@ -95,7 +99,9 @@ class Sequential:
             self.build(x.shape[1:])
         elif tuple(x.shape[1:]) != tuple(self.layers[0].input_shape):
             raise InputError(
-                f"This model takes images shaped {self.layers[0].input_shape}, not {x.shape[1:]}."
+                "This model takes images shaped {wanted}, not {shape}.",
+                wanted=self.layers[0].input_shape,
+                shape=x.shape[1:],
             )
 
     @property
@@ -148,7 +154,9 @@ class Sequential:
             return x, None
         target = as_labels(y, self.layers[-1].output_shape[0])
         if len(target) != len(x):
-            raise InputError(f"There are {len(x)} images but {len(target)} labels.")
+            raise InputError(
+                "There are {images} images but {labels} labels.", images=len(x), labels=len(target)
+            )
         return x, target
 
     def trace(self, x, y=None) -> Trace:
@@ -268,7 +276,9 @@ class Sequential:
         if n == 0:
             raise InputError("There are no training images.")
         if len(y) != n:
-            raise InputError(f"There are {n} images but {len(y)} labels.")
+            raise InputError(
+                "There are {images} images but {labels} labels.", images=n, labels=len(y)
+            )
         if batch_size < 1:
             raise InputError("The batch size must be at least 1.")
         if epochs < 0:
@@ -317,10 +327,17 @@ class Sequential:
         """The loss stopped being finite: restore the last good weights and stop training."""
         self.set_weights(self._good_weights)
         self.history.diverged = True
-        self.history.message = (
-            f"Training stopped at epoch {epoch + 1}, batch {step + 1}: the loss became {loss}, "
-            "so the last weights with a finite loss were restored; try a smaller learning rate."
+        self.history.message_text = Text(
+            N_(
+                "Training stopped at epoch {epoch}, batch {batch}: the loss became {loss}, "
+                "so the last weights with a finite loss were restored; try a smaller learning "
+                "rate."
+            ),
+            epoch=epoch + 1,
+            batch=step + 1,
+            loss=str(loss),
         )
+        self.history.message = self.history.message_text.english
         self.stop_training = True
 
     def predict(self, x, batch_size: int = 256, verbose: int = 0) -> np.ndarray:
@@ -358,12 +375,20 @@ class Sequential:
     def set_weights(self, weights: list[np.ndarray]) -> None:
         current = [(layer, k) for layer in self.layers for k in layer.params]
         if len(weights) != len(current):
-            raise InputError(f"The model has {len(current)} weight arrays, not {len(weights)}.")
+            raise InputError(
+                "The model has {count} weight arrays, not {given}.",
+                count=len(current),
+                given=len(weights),
+            )
         for (layer, k), w in zip(current, weights, strict=True):
             w = np.asarray(w)
             if w.shape != layer.params[k].shape:
                 raise InputError(
-                    f"{layer.name}'s {k} is shaped {layer.params[k].shape}, not {w.shape}."
+                    "{layer}'s {weight} is shaped {wanted}, not {shape}.",
+                    layer=layer.name,
+                    weight=k,
+                    wanted=layer.params[k].shape,
+                    shape=w.shape,
                 )
             layer.params[k][...] = w  # in place: optimizers keep their references
 
@@ -427,8 +452,9 @@ class Sequential:
         except InputError:
             raise
         except (KeyError, TypeError, ValueError) as exc:
-            message = f"The model's architecture is not one cnnviz knows ({exc!r})."
-            raise InputError(message) from None
+            raise InputError(
+                "The model's architecture is not one cnnviz knows ({error}).", error=repr(exc)
+            ) from None
         model.loss = config.get("loss") or model.loss
         return model
 

@@ -21,10 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from cnnviz.errors import InputError
+from cnnviz.i18n import N_
 
 FORMAT = "cnnviz-model-1"
 MAX_BYTES = 200 * 1024 * 1024  # refuse absurd uploads before reading them
-DAMAGED = "This file is not a readable cnnviz model (.npz): it is damaged or truncated."
+DAMAGED = N_("This file is not a readable cnnviz model (.npz): it is damaged or truncated.")
 
 
 def to_bytes(model) -> bytes:
@@ -124,9 +125,9 @@ def _read(source) -> bytes:
     else:
         path = Path(source)
         if not path.is_file():
-            raise InputError(f"There is no model file {path}.")
+            raise InputError("There is no model file {path}.", path=path)
         if path.stat().st_size > MAX_BYTES:
-            raise InputError(f"{path.name} is larger than a cnnviz model can be.")
+            raise InputError("{name} is larger than a cnnviz model can be.", name=path.name)
         raw = path.read_bytes()
     if not raw:
         raise InputError("The model file is empty.")

@@ -13,7 +13,10 @@ class Optimizer:
     def __init__(self, learning_rate: float):
         lr = float(learning_rate)
         if not np.isfinite(lr) or lr <= 0:
-            raise InputError(f"The learning rate must be a positive number, not {learning_rate!r}.")
+            raise InputError(
+                "The learning rate must be a positive number, not {value}.",
+                value=repr(learning_rate),
+            )
         self.learning_rate = lr
         self.iterations = 0
 
@@ -33,7 +36,7 @@ class SGD(Optimizer):
     def __init__(self, learning_rate: float = 0.01, momentum: float = 0.0):
         super().__init__(learning_rate)
         if not 0.0 <= float(momentum) < 1.0:
-            raise InputError(f"Momentum must be in [0, 1), not {momentum!r}.")
+            raise InputError("Momentum must be in [0, 1), not {value}.", value=repr(momentum))
         self.momentum = float(momentum)
         self._velocity: dict[int, np.ndarray] = {}
 
@@ -105,5 +108,6 @@ def get(optimizer) -> Optimizer:
     if isinstance(optimizer, str) and optimizer.lower() in names:
         return names[optimizer.lower()]()
     raise InputError(
-        f"The optimizer must be 'sgd', 'adam', SGD(...) or Adam(...), not {optimizer!r}."
+        "The optimizer must be 'sgd', 'adam', SGD(...) or Adam(...), not {optimizer}.",
+        optimizer=repr(optimizer),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cnnviz.errors import InputError
+from cnnviz.i18n import N_
 from cnnviz.nn.base import Layer, square
 
 
@@ -16,13 +17,15 @@ class _Pooling2D(Layer):
 
     def __init__(self, pool_size=2, input_shape: tuple | None = None, name: str | None = None):
         super().__init__(name, input_shape)
-        self.pool_size = square(pool_size, "The pool size")
+        self.pool_size = square(pool_size, N_("The pool size"))
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         h, w, c = input_shape
         p = self.pool_size
         if h < p or w < p:
-            raise InputError(f"A {p}x{p} pooling window does not fit a {h}x{w} input.")
+            raise InputError(
+                "A {p}x{p} pooling window does not fit a {h}x{w} input.", p=p, h=h, w=w
+            )
         return h // p, w // p, c
 
     def _windows(self, x: np.ndarray) -> np.ndarray:

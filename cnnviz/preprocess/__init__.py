@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cnnviz.errors import InputError
+from cnnviz.i18n import N_
 from cnnviz.preprocess.cleaning import (
     FAINT,
     composite,
@@ -45,6 +46,7 @@ from cnnviz.preprocess.cleaning import (
 )
 from cnnviz.preprocess.reading import WORK_SIZE, load
 from cnnviz.preprocess.shaping import BOX, SIZE, centre, crop_to_ink, scale_to_box, thicken
+from cnnviz.texts import Text
 
 __all__ = [
     "BOX",
@@ -60,7 +62,7 @@ __all__ = [
 SMALL = SIZE  # pictures smaller than MNIST's own are enlarged smoothly ...
 ENLARGED = 128  # ... by a whole factor, to a longer side of at least this
 # Only the catch-all around the pipeline says this; the tests check that no input reaches it.
-UNEXPECTED = "This image could not be processed; save it as a PNG or JPEG and try again."
+UNEXPECTED = N_("This image could not be processed; save it as a PNG or JPEG and try again.")
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,11 +70,30 @@ class Step:
     """One stage of the pipeline, for showing students: a float image in [0, 1] and a note.
 
     ``image`` is (H, W) float32; ``note`` is one sentence saying what happened at this stage.
+    ``title`` and ``note`` are English; ``title_text`` and ``note_text`` are the same as
+    :class:`cnnviz.texts.Text` (template + parameters), kept as they are and shown in the
+    reader's language with ``str()`` (see :meth:`heading` and :meth:`caption`).
     """
 
-    title: str
+    title_text: Text
     image: np.ndarray
-    note: str
+    note_text: Text
+
+    @property
+    def title(self) -> str:
+        return self.title_text.english
+
+    @property
+    def note(self) -> str:
+        return self.note_text.english
+
+    def heading(self) -> str:
+        """The title in the current language."""
+        return str(self.title_text)
+
+    def caption(self) -> str:
+        """The note in the current language."""
+        return str(self.note_text)
 
 
 # =============================================================================================
@@ -119,8 +140,10 @@ def to_model_input(img28) -> np.ndarray:
         arr = arr[:, :, 0]
     if arr.shape != (SIZE, SIZE) or arr.dtype.kind not in "biuf":
         raise InputError(
-            f"The model needs a 28 x 28 image of numbers, but got shape {arr.shape} "
-            f"of {arr.dtype}; pass the result of to_mnist."
+            "The model needs a 28 x 28 image of numbers, but got shape {shape} "
+            "of {dtype}; pass the result of to_mnist.",
+            shape=arr.shape,
+            dtype=arr.dtype,
         )
     arr = arr.astype(np.float32)
     if not np.isfinite(arr).all():
@@ -149,58 +172,82 @@ def _run_safely(image) -> list[Step]:
 def _run(image) -> list[Step]:
     gray, alpha, lossy = load(image)
     gray, fill_note = composite(gray, alpha)
-    steps = [Step("Grayscale", gray, fill_note)]
+    steps = [Step(Text(N_("Grayscale")), gray, fill_note)]
 
     factor = -(-ENLARGED // max(gray.shape)) if max(gray.shape) < SMALL else 1  # ceiling
     if factor > 1:
         h, w = gray.shape
         gray = enlarge(gray, factor)
-        note = (
-            f"A small picture ({h} x {w}) was enlarged {factor} times with smooth "
-            "interpolation so its strokes can be measured."
+        note = Text(
+            N_(
+                "A small picture ({h} x {w}) was enlarged {factor} times with smooth "
+                "interpolation so its strokes can be measured."
+            ),
+            h=h,
+            w=w,
+            factor=factor,
         )
-        steps.append(Step("Enlarged smoothly", gray, note))
+        steps.append(Step(Text(N_("Enlarged smoothly")), gray, note))
 
     ink, inverted = ink_bright(gray)
-    note = (
-        "Dark ink on light paper, so the image was inverted to make the ink bright."
+    note = Text(
+        N_("Dark ink on light paper, so the image was inverted to make the ink bright.")
         if inverted
-        else "The ink is already brighter than the background, so nothing was inverted."
+        else N_("The ink is already brighter than the background, so nothing was inverted.")
     )
-    steps.append(Step("Ink bright on dark", ink, note))
+    steps.append(Step(Text(N_("Ink bright on dark")), ink, note))
 
     narrow = factor > 1 and 4 * min(gray.shape) <= max(gray.shape)  # a tiny 1 cut tight
     clean = remove_background(ink, FAINT if lossy else 0.0, tile=64 * factor, all_ink=narrow)
     clean = keep_main_strokes(clean)
     steps.append(
         Step(
-            "Background removed",
+            Text(N_("Background removed")),
             clean,
-            "Paper, shading and noise set to 0, specks dropped, and the ink stretched to 1.",
+            Text(
+                N_("Paper, shading and noise set to 0, specks dropped, and the ink stretched to 1.")
+            ),
         )
     )
 
     crop = crop_to_ink(clean)
     steps.append(
         Step(
-            "Cropped to the ink",
+            Text(N_("Cropped to the ink")),
             crop,
-            f"Cut to the ink's bounding box, {crop.shape[0]} x {crop.shape[1]} pixels.",
+            Text(
+                N_("Cut to the ink's bounding box, {height} x {width} pixels."),
+                height=crop.shape[0],
+                width=crop.shape[1],
+            ),
         )
     )
 
     thick, grown = thicken(crop)
     small = scale_to_box(thick)
-    note = f"Longer side scaled to {BOX} pixels keeping the aspect ratio (anti-aliased)."
     if grown:
-        note = note[:-1] + f", after thickening the thin strokes by {grown} pixels."
-    steps.append(Step(f"Scaled to {BOX} pixels", small, note))
+        note = Text(
+            N_(
+                "Longer side scaled to {box} pixels keeping the aspect ratio (anti-aliased), "
+                "after thickening the thin strokes by {grown} pixels."
+            ),
+            box=BOX,
+            grown=grown,
+        )
+    else:
+        note = Text(
+            N_("Longer side scaled to {box} pixels keeping the aspect ratio (anti-aliased)."),
+            box=BOX,
+        )
+    steps.append(Step(Text(N_("Scaled to {box} pixels"), box=BOX), small, note))
 
     steps.append(
         Step(
-            f"Centred in {SIZE} x {SIZE}",
+            Text(N_("Centred in {size} x {size}"), size=SIZE),
             centre(small),
-            "Moved so that its centre of mass sits at the centre of the field, as in MNIST.",
+            Text(
+                N_("Moved so that its centre of mass sits at the centre of the field, as in MNIST.")
+            ),
         )
     )
     return steps

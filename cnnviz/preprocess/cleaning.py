@@ -12,6 +12,8 @@ from PIL import Image
 from scipy import ndimage
 
 from cnnviz.errors import InputError
+from cnnviz.i18n import N_
+from cnnviz.texts import Text
 
 MIN_CONTRAST = 0.04  # ink must differ from the background by ~10 grey levels out of 255
 MIN_INK = 2.5 / 255  # residual below this (on a noise-free background) is not ink
@@ -19,10 +21,10 @@ BORDER = 0.03  # the background is measured along the edges, this fraction of th
 BLUR_MIN = 64  # noisy pictures at least this many pixels high and wide are smoothed a little
 FAINT = 0.05  # in JPEG/WebP files, ink under this fraction of the ink's contrast is dropped
 
-BLANK = "The image is blank (all one colour, or an empty canvas); draw or upload a digit."
+BLANK = N_("The image is blank (all one colour, or an empty canvas); draw or upload a digit.")
 
 
-def composite(gray: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray, str]:
+def composite(gray: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray, Text]:
     """Fill transparent areas with a colour that makes sense; returns grey (H, W) and a note.
 
     A drawing canvas gives coloured strokes on a transparent background, and a transparent PNG
@@ -32,7 +34,7 @@ def composite(gray: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray, s
     margins get the paper's colour.
     """
     if alpha is None or alpha.min() >= 254.5 / 255:
-        return np.clip(gray, 0, 1), "Converted to grayscale (0 = black, 1 = white)."
+        return np.clip(gray, 0, 1), Text(N_("Converted to grayscale (0 = black, 1 = white)."))
     if alpha.max() < 0.5 / 255:
         raise InputError(
             "The image is fully transparent, like an empty canvas; draw a digit first."
@@ -41,13 +43,25 @@ def composite(gray: np.ndarray, alpha: np.ndarray | None) -> tuple[np.ndarray, s
     if alpha.mean() <= 0.5:
         ink_level = float((gray * alpha).sum() / alpha.sum())
         fill = 1.0 if ink_level < 0.5 else 0.0
-        note = (
-            f"Transparent background filled with {'white' if fill else 'black'} "
-            f"behind the {'dark' if fill else 'light'} ink, then converted to grayscale."
-        )
+        if fill:
+            note = Text(
+                N_(
+                    "Transparent background filled with white behind the dark ink, "
+                    "then converted to grayscale."
+                )
+            )
+        else:
+            note = Text(
+                N_(
+                    "Transparent background filled with black behind the light ink, "
+                    "then converted to grayscale."
+                )
+            )
     else:
         fill = float(np.median(gray[opaque]))
-        note = "Transparent margins filled with the paper's colour, then converted to grayscale."
+        note = Text(
+            N_("Transparent margins filled with the paper's colour, then converted to grayscale.")
+        )
     out = alpha * gray + (1 - alpha) * fill
     return np.clip(out, 0, 1).astype(np.float32), note
 

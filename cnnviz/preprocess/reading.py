@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cnnviz.errors import InputError
+from cnnviz.i18n import N_
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_PIXELS = 25_000_000  # formats decoded at full size (PNG, GIF, BMP, WebP, TIFF)
@@ -23,10 +24,11 @@ LOSSY_FORMATS = ("JPEG", "MPO", "WEBP")  # their compression leaves faint ringin
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF", "PPM")  # JPEG includes MPO
 WORK_SIZE = 1024  # longer side the input is reduced to before any heavy step
 
-_FORMAT_LIST = "PNG, JPEG, GIF, BMP or WebP"
-_NOT_AN_IMAGE = f"This file is not an image that can be read; upload a {_FORMAT_LIST} picture."
-_DAMAGED = "The image file is damaged or incomplete; save it again and upload the new file."
-_TOO_LARGE = (
+_NOT_AN_IMAGE = N_(
+    "This file is not an image that can be read; upload a PNG, JPEG, GIF, BMP or WebP picture."
+)
+_DAMAGED = N_("The image file is damaged or incomplete; save it again and upload the new file.")
+_TOO_LARGE = N_(
     "The image is too large to open safely (over {millions} million pixels); "
     "make it smaller and try again."
 )
@@ -57,8 +59,9 @@ def _read_bytes(source) -> bytes:
         except OSError as exc:
             raise InputError("The image file could not be opened; check its name.") from exc
     raise InputError(
-        f"Cannot read a digit from a {type(source).__name__}; pass an image file, "
-        "its bytes, a PIL image or a NumPy array."
+        "Cannot read a digit from a {kind}; pass an image file, "
+        "its bytes, a PIL image or a NumPy array.",
+        kind=type(source).__name__,
     )
 
 
@@ -85,7 +88,7 @@ def _looks_like_svg(data: bytes) -> bool:
 def _decode(data: bytes) -> Image.Image:
     """Encoded bytes -> a PIL image, checking size limits before any pixel is decoded."""
     if len(data) == 0:
-        raise InputError(f"The file is empty; choose a {_FORMAT_LIST} image.")
+        raise InputError("The file is empty; choose a PNG, JPEG, GIF, BMP or WebP image.")
     if len(data) > MAX_FILE_BYTES:
         raise InputError("The file is larger than 64 MB; upload a smaller picture.")
     if _looks_like_svg(data):
@@ -93,7 +96,7 @@ def _decode(data: bytes) -> Image.Image:
     try:
         im = Image.open(io.BytesIO(data), formats=FORMATS)  # reads the header only
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InputError(_TOO_LARGE.format(millions=MAX_PIXELS // 1_000_000)) from exc
+        raise InputError(_TOO_LARGE, millions=MAX_PIXELS // 1_000_000) from exc
     except UnidentifiedImageError as exc:
         raise InputError(_NOT_AN_IMAGE) from exc
     except Exception as exc:
@@ -108,7 +111,7 @@ def _prepare_pil(im: Image.Image, opened_here: bool) -> Image.Image:
         raise InputError("The image has no pixels (zero width or height); draw or upload a digit.")
     limit = MAX_PIXELS_JPEG if im.format in ("JPEG", "MPO") else MAX_PIXELS
     if width * height > limit:
-        raise InputError(_TOO_LARGE.format(millions=limit // 1_000_000))
+        raise InputError(_TOO_LARGE, millions=limit // 1_000_000)
     try:
         if opened_here and getattr(im, "n_frames", 1) > 1:
             im.seek(0)  # an animation: its first frame
@@ -116,7 +119,7 @@ def _prepare_pil(im: Image.Image, opened_here: bool) -> Image.Image:
             im.draft(None, (WORK_SIZE, WORK_SIZE))  # decode at 1/2, 1/4 or 1/8 size: cheap
         im.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InputError(_TOO_LARGE.format(millions=limit // 1_000_000)) from exc
+        raise InputError(_TOO_LARGE, millions=limit // 1_000_000) from exc
     except Exception as exc:
         raise InputError(_DAMAGED) from exc
     try:
@@ -155,18 +158,20 @@ def _array_channels(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
     """
     if arr.dtype.kind not in "biuf":
         raise InputError(
-            f"The array holds {arr.dtype} values; pass an image array of numbers "
-            "(uint8, uint16, float or bool)."
+            "The array holds {dtype} values; pass an image array of numbers "
+            "(uint8, uint16, float or bool).",
+            dtype=arr.dtype,
         )
     if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (1, 2, 3, 4))):
         raise InputError(
             "An image array must have shape (H, W), (H, W, 3) or (H, W, 4), "
-            f"but this one has shape {arr.shape}."
+            "but this one has shape {shape}.",
+            shape=arr.shape,
         )
     if arr.size == 0:
         raise InputError("The image has no pixels (zero width or height); draw or upload a digit.")
     if arr.shape[0] * arr.shape[1] > MAX_PIXELS:
-        raise InputError(_TOO_LARGE.format(millions=MAX_PIXELS // 1_000_000))
+        raise InputError(_TOO_LARGE, millions=MAX_PIXELS // 1_000_000)
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise InputError("The array contains NaN or infinite values; replace them with numbers.")
 

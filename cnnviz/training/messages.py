@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cnnviz.texts import Text
+
 # ----------------------------------------------------------------------------- commands
 
 
@@ -33,9 +35,10 @@ class Step:
 
 @dataclass(frozen=True)
 class Stop:
-    """Stop after the current batch, keeping the weights; ``reason`` is shown to the person."""
+    """Stop after the current batch, keeping the weights; ``reason`` is shown to the person
+    (a :class:`cnnviz.texts.Text`, so it reads in the person's language)."""
 
-    reason: str = ""
+    reason: Text | str = ""
 
 
 Command = Pause | Resume | Step | Stop
@@ -60,7 +63,8 @@ class Snapshot:
     """A copy of the run's progress: the training process fills it in, the app reads copies."""
 
     status: str = "ready"  # ready, running, paused, stopping, finished, stopped, diverged, failed
-    message: str = ""
+    message: str = ""  # English; message_text / shown_message(): in the reader's language
+    message_text: Text | None = None
     epoch: int = 0  # 1-based epoch being trained (0 before the start)
     epochs: int = 0
     batch: int = 0  # batches done in the current epoch
@@ -105,11 +109,18 @@ class Snapshot:
             sample_maps=list(self.sample_maps),
         )
 
-    def end(self, status: str, message: str) -> None:
-        """Mark the run as ended with ``status`` and a one-sentence ``message`` (also logged)."""
+    def shown_message(self) -> str:
+        """``message`` in the current language (:func:`cnnviz.i18n.set_language`)."""
+        return str(self.message_text) if self.message_text is not None else self.message
+
+    def end(self, status: str, message: Text | str) -> None:
+        """Mark the run as ended with ``status`` and a one-sentence ``message`` (also logged,
+        in English like the rest of the Keras-style log)."""
+        text = message if isinstance(message, Text) else Text(message)
         self.status = status
-        self.message = message
-        self.log.append(message)
+        self.message_text = text
+        self.message = text.english
+        self.log.append(self.message)
         self.version += 1
 
 

@@ -21,10 +21,13 @@ import time
 import numpy as np
 
 from cnnviz import nn
+from cnnviz.errors import InputError
+from cnnviz.i18n import N_
 from cnnviz.nn.callbacks import epoch_line
 from cnnviz.nn.inspect import confusion_matrix, feature_maps, first_conv_kernel
 from cnnviz.nn.metrics import accuracy
 from cnnviz.nn.recipes import TrainingConfig
+from cnnviz.texts import Percent, Text
 from cnnviz.training.messages import (
     Command,
     Pause,
@@ -192,7 +195,7 @@ def child_main(conn, model, x_train, y_train, x_test, y_test, config, paused, sn
                         conn.send(Progress(controls.snap.copy(), controls.weights))
         except (EOFError, OSError):  # the app (its server) has gone: stop training
             with controls.cond:
-                controls.obey(Stop("The app that started this run has gone."))
+                controls.obey(Stop(Text(N_("The app that started this run has gone."))))
 
     relay_thread = threading.Thread(target=relay, name="cnnviz-relay", daemon=True)
     relay_thread.start()
@@ -233,19 +236,31 @@ def run(controls: Controls, model, x_train, y_train, x_test, y_test, config) -> 
             snap.result = result
             snap.filters = first_conv_kernel(model)
             if history.diverged:
-                snap.end("diverged", history.message)
+                snap.end("diverged", history.message_text or history.message)
             elif stopped:
                 snap.end(
                     "stopped",
-                    reason or "Training was stopped; the weights trained so far are kept.",
+                    reason
+                    or Text(N_("Training was stopped; the weights trained so far are kept.")),
                 )
             else:
                 snap.end(
-                    "finished", f"Training finished: test accuracy {result.test_accuracy:.2%}."
+                    "finished",
+                    Text(
+                        N_("Training finished: test accuracy {accuracy}."),
+                        accuracy=Percent(result.test_accuracy, 2),
+                    ),
                 )
     except Exception as exc:  # shown to the person; the run must never end silently
         with controls.cond:
-            controls.snap.end("failed", f"Training failed: {exc}")
+            controls.snap.end("failed", Text(N_("Training failed: {error}"), error=_error(exc)))
+
+
+def _error(exc: Exception) -> Text | str:
+    """An exception's sentence, translatable when it is an InputError."""
+    if isinstance(exc, InputError):
+        return Text(exc.template, **exc.params)
+    return str(exc)
 
 
 def evaluate(model, xs_test, x_test_uint8, y_test) -> TrainingResult:

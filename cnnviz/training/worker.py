@@ -23,15 +23,19 @@ import numpy as np
 from cnnviz import nn
 from cnnviz.data import class_names, load_dataset
 from cnnviz.errors import InputError
+from cnnviz.i18n import N_
 from cnnviz.nn.inspect import first_conv_kernel
 from cnnviz.nn.recipes import TrainingConfig, build_model, take_subset
+from cnnviz.texts import Text
 from cnnviz.training.messages import Command, Pause, Progress, Resume, Snapshot, Step, Stop
 from cnnviz.training.process import child_main
 
 _SPAWN = multiprocessing.get_context("spawn")  # no fork of a threaded server
-OWNER_GONE = (
-    "The browser session that started this run ended, so training stopped; "
-    "the weights trained so far are kept."
+OWNER_GONE = Text(
+    N_(
+        "The browser session that started this run ended, so training stopped; "
+        "the weights trained so far are kept."
+    )
 )
 
 
@@ -95,7 +99,9 @@ def _pump(conn, process, mirror: _Mirror, model: nn.Sequential) -> None:
     except (EOFError, OSError):
         with mirror.cond:
             if not mirror.snap.done:
-                mirror.snap.end("failed", "Training failed: its process ended unexpectedly.")
+                mirror.snap.end(
+                    "failed", Text(N_("Training failed: its process ended unexpectedly."))
+                )
     finally:
         process.join(timeout=10)
         if process.is_alive():

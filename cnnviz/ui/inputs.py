@@ -21,6 +21,7 @@ from cnnviz import preprocess
 from cnnviz.data import load_dataset
 from cnnviz.errors import InputError
 from cnnviz.i18n import N_, _
+from cnnviz.texts import Text
 from cnnviz.ui import state
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp"]
@@ -101,15 +102,21 @@ def _thumbnail(image) -> np.ndarray:
 
 def recipe_steps(
     original: Image.Image, size: tuple[int, int], steps: list[preprocess.Step]
-) -> list[tuple[str, np.ndarray, str, tuple[int, int]]]:
+) -> list[tuple[Text, np.ndarray, Text, tuple[int, int]]]:
     """The pictures of :func:`preprocess.to_mnist`'s steps, small enough to keep in the
     session, with the original picture first: (title, uint8 thumbnail, note, (height, width)
-    of the full-size step). ``size`` is the original's (height, width)."""
-    note = "The picture as you gave it."
+    of the full-size step). ``size`` is the original's (height, width). Title and note are
+    :class:`cnnviz.texts.Text`: kept in English, shown in the reader's language."""
+    note = Text(N_("The picture as you gave it."))
     if max(size) > preprocess.WORK_SIZE:
-        note = f"The picture as you gave it; it is reduced to {preprocess.WORK_SIZE} pixels first."
-    first = [("Original", _thumbnail(original), note, tuple(size))]
-    return first + [(s.title, _thumbnail(s.image), s.note, s.image.shape[:2]) for s in steps]
+        note = Text(
+            N_("The picture as you gave it; it is reduced to {size} pixels first."),
+            size=preprocess.WORK_SIZE,
+        )
+    first = [(Text(N_("Original")), _thumbnail(original), note, tuple(size))]
+    return first + [
+        (s.title_text, _thumbnail(s.image), s.note_text, s.image.shape[:2]) for s in steps
+    ]
 
 
 def _original_upload(data: bytes) -> tuple[Image.Image, tuple[int, int]]:
@@ -244,13 +251,23 @@ def recipe_expander(where=None) -> None:
     source = st.session_state.get(state.CURRENT_IMAGE_SOURCE, "")
     if not steps:
         return
-    what = "drawing" if source == "drawing" else "picture"
-    with (where or st).expander(f"How your {what} became the 28x28 input", icon=":material/steps:"):
+    if source == "drawing":
+        label = Text(N_("How your drawing became the 28x28 input"))
+    else:
+        label = Text(N_("How your picture became the 28x28 input"))
+    with (where or st).expander(str(label), icon=":material/steps:"):
         st.markdown(
-            "MNIST's digits were made in a fixed way: ink bright on black, the digit scaled so "
-            "its longer side fits **20 × 20** pixels, then placed in **28 × 28** with its "
-            "centre of mass in the middle. The network only understands digits made like that, "
-            "so your input goes through the same recipe:"
+            str(
+                Text(
+                    N_(
+                        "MNIST's digits were made in a fixed way: ink bright on black, the digit "
+                        "scaled so its longer side fits **20 × 20** pixels, then placed in "
+                        "**28 × 28** with its centre of mass in the middle. The network only "
+                        "understands digits made like that, so your input goes through the same "
+                        "recipe:"
+                    )
+                )
+            )
         )
         for number, (title, picture, note, (height, width)) in enumerate(steps):
             if number % 4 == 0:  # a row of four; on a phone the rows stack in order
@@ -258,7 +275,7 @@ def recipe_expander(where=None) -> None:
             with columns[number % 4]:
                 st.image(_fit(picture, 160))
                 st.markdown(f"**{number + 1}. {title}** ({height} × {width} px)")
-                st.caption(note)
+                st.caption(str(note))
 
 
 def _fit(picture: np.ndarray, box: int) -> np.ndarray:

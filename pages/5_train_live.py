@@ -2,18 +2,33 @@
 
 import streamlit as st
 
-from cnnviz import nn
+from cnnviz import i18n, nn
 from cnnviz.errors import InputError
+from cnnviz.i18n import N_, _
 from cnnviz.plots import predict as predict_plots
 from cnnviz.plots import training as plots
 from cnnviz.training import TrainingWorker
 from cnnviz.ui import layout, models, state, train_settings
 
 layout.header(
-    "Train live",
-    "Train the tutorial's network (Conv2D → MaxPooling2D → Dense softmax) right here, in NumPy. "
-    "It trains in the background: switch pages and draw with it while it learns.",
+    _("Train live"),
+    _(
+        "Train the tutorial's network (Conv2D → MaxPooling2D → Dense softmax) right here, in "
+        "NumPy. It trains in the background: switch pages and draw with it while it learns."
+    ),
 )
+
+# A run's status (cnnviz.training.Snapshot.status) as the progress bar names it.
+STATUS = {
+    "ready": N_("Ready"),
+    "running": N_("Running"),
+    "paused": N_("Paused"),
+    "stopping": N_("Stopping"),
+    "finished": N_("Finished"),
+    "stopped": N_("Stopped"),
+    "diverged": N_("Diverged"),
+    "failed": N_("Failed"),
+}
 
 worker: TrainingWorker | None = st.session_state.get(state.TRAINER)
 running = worker is not None and worker.alive
@@ -28,8 +43,8 @@ def new_worker(paused: bool) -> None:
     try:
         config = train_settings.read_config()
         fresh = TrainingWorker(config, owner_alive=layout.session_alive_probe())
-    except InputError as exc:
-        st.session_state[state.TRAIN_ERROR] = str(exc)
+    except InputError as exc:  # the template and its parameters: shown in the reader's language
+        st.session_state[state.TRAIN_ERROR] = (exc.template, exc.params)
         return
     st.session_state.pop(state.TRAIN_ERROR, None)
     st.session_state[state.TRAINER] = fresh
@@ -74,53 +89,58 @@ def controls() -> None:
     b1, b2, b3, b4, b5 = st.columns(5)
     wide = {"width": "stretch"}
     start = {"on_click": new_worker, "args": (False,), "type": "primary"}
-    b1.button("Start", icon=":material/play_arrow:", disabled=running, **start, **wide)
+    b1.button(_("Start"), icon=":material/play_arrow:", disabled=running, **start, **wide)
     if paused:
-        b2.button("Resume", icon=":material/resume:", on_click=on_command, args=("resume",), **wide)
+        b2.button(
+            _("Resume"), icon=":material/resume:", on_click=on_command, args=("resume",), **wide
+        )
     else:
         pause = {"on_click": on_command, "args": ("pause",), "disabled": not running}
-        b2.button("Pause", icon=":material/pause:", **pause, **wide)
+        b2.button(_("Pause"), icon=":material/pause:", **pause, **wide)
     b3.button(
-        "One batch",
+        _("One batch"),
         icon=":material/skip_next:",
         on_click=on_step,
         disabled=running and not paused,
-        help="Pause, then train exactly one more batch.",
+        help=_("Pause, then train exactly one more batch."),
         **wide,
     )
     stop = {"on_click": on_command, "args": ("stop",), "disabled": not running}
-    b4.button("Stop", icon=":material/stop:", **stop, **wide)
+    b4.button(_("Stop"), icon=":material/stop:", **stop, **wide)
     reset = {"on_click": on_reset, "disabled": worker is None}
-    b5.button("Reset", icon=":material/restart_alt:", **reset, **wide)
+    b5.button(_("Reset"), icon=":material/restart_alt:", **reset, **wide)
 
 
 controls()
 if state.TRAIN_ERROR in st.session_state:
-    st.error(st.session_state[state.TRAIN_ERROR])
+    template, params = st.session_state[state.TRAIN_ERROR]
+    st.error(_(template).format(**params) if params else _(template))
 if worker is None:
     st.info(
-        "Choose a preset (or your own settings) and press **Start**; **One batch** "
-        "trains a single batch at a time so you can watch each update."
+        _(
+            "Choose a preset (or your own settings) and press **Start**; **One batch** "
+            "trains a single batch at a time so you can watch each update."
+        )
     )
     st.stop()
 
 
 # ----------------------------------------------------------------------------- live view
-names = models.class_names_of(worker.model)
+names = [_(name) for name in models.class_names_of(worker.model)]  # in the reader's language
 
 
 def heavy_figures(current: TrainingWorker, s) -> dict:
     """Filters, sample and feature-map figures, rebuilt only when the worker published new
     ones (building figures holds Python's lock, which the training thread also needs)."""
     cache = st.session_state.setdefault(state.TRAIN_FIGURES, {})
-    stamp = (id(current), s.heavy_version)
+    stamp = (id(current), s.heavy_version, i18n.language())  # the figures carry words
     if cache.get("stamp") == stamp:
         return cache
     cache.clear()
     cache["stamp"] = stamp
     if s.filters is not None:
         cache["filters"] = plots.filters_grid(
-            s.filters[:, :, :16], title="Learned filters of the first layer"
+            s.filters[:, :, :16], title=_("Learned filters of the first layer")
         )
     if s.sample_maps:
         cache["image"] = predict_plots.image_figure(s.sample_image / 255.0, height=240)
@@ -133,19 +153,29 @@ def heavy_figures(current: TrainingWorker, s) -> dict:
     return cache
 
 
+def session_language() -> None:
+    """A fragment's own rerun does not run app.py, and may run in a new thread (where the
+    language is English): take the session's language again."""
+    i18n.set_language(st.session_state.get(state.LANGUAGE))
+
+
 @st.fragment(run_every=0.5 if running else None)
 def live_view() -> None:
+    session_language()
     current = st.session_state.get(state.TRAINER)
     if current is None:
         return
     s = current.snapshot()
-    step_text = f"epoch {s.epoch}/{s.epochs} · batch {s.batch}/{s.steps_per_epoch}"
-    st.progress(s.progress, text=f"**{s.status.capitalize()}** · {step_text}")
+    status = _(STATUS[s.status]) if s.status in STATUS else s.status.capitalize()
+    text = _("**{status}** · epoch {epoch}/{epochs} · batch {batch}/{steps}").format(
+        status=status, epoch=s.epoch, epochs=s.epochs, batch=s.batch, steps=s.steps_per_epoch
+    )
+    st.progress(s.progress, text=text)
     m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Samples / s", f"{s.samples_per_second:,.0f}")
-    m2.metric("Time left", layout.seconds_text(s.seconds_left) if not s.done else "—")
-    m3.metric("Loss (this epoch)", f"{s.batch_curve[-1][1]:.4f}" if s.batch_curve else "—")
-    m4.metric("Accuracy (this epoch)", f"{s.batch_curve[-1][2]:.1%}" if s.batch_curve else "—")
+    m1.metric(_("Samples / s"), f"{s.samples_per_second:,.0f}")
+    m2.metric(_("Time left"), layout.seconds_text(s.seconds_left) if not s.done else "—")
+    m3.metric(_("Loss (this epoch)"), f"{s.batch_curve[-1][1]:.4f}" if s.batch_curve else "—")
+    m4.metric(_("Accuracy (this epoch)"), f"{s.batch_curve[-1][2]:.1%}" if s.batch_curve else "—")
     if s.done and running:
         st.rerun()  # the run just ended: redraw the whole page with the results
 
@@ -156,6 +186,7 @@ def curves_view() -> None:
     far more than a number does, and the browser shares the machine with the training (on a
     2-core laptop, curves redrawn twice a second slowed training from 80% to 74% of its
     headless speed: bench/app_training_speed.py)."""
+    session_language()
     current = st.session_state.get(state.TRAINER)
     if current is None:
         return
@@ -163,9 +194,9 @@ def curves_view() -> None:
     layout.chart(
         plots.training_curves(s.batch_curve, s.history), key="live_curves", width="stretch"
     )
-    st.markdown("**Epoch log**")
-    st.code(
-        "\n".join(s.log[-12:]) or "(the log starts with the first epoch)",
+    st.markdown(_("**Epoch log**"))
+    st.code(  # the log lines stay as Keras prints them; only the placeholder is translated
+        "\n".join(s.log[-12:]) or _("(the log starts with the first epoch)"),
         language=None,
         wrap_lines=True,
     )
@@ -174,6 +205,7 @@ def curves_view() -> None:
 @st.fragment(run_every=3.0 if running else None)
 def learned_view() -> None:
     """Filters and one digit's feature maps: they change slowly, so every 3 s is enough."""
+    session_language()
     current = st.session_state.get(state.TRAINER)
     if current is None:
         return
@@ -182,7 +214,11 @@ def learned_view() -> None:
     if "filters" in figures:
         layout.chart(figures["filters"], width="stretch")
     if "maps" in figures:
-        st.markdown(f"**One test digit through the network** (true label: {names[s.sample_label]})")
+        st.markdown(
+            _("**One test digit through the network** (true label: {label})").format(
+                label=names[s.sample_label]
+            )
+        )
         img_col, probs_col = st.columns([1, 2.5])
         layout.chart(figures["image"], width="stretch", where=img_col)
         if "probs" in figures:
@@ -199,30 +235,34 @@ learned_view()
 def results() -> None:
     """The finished run's message, test scores, the model's buttons, confusions and mistakes."""
     snap = worker.snapshot()
+    # TODO(i18n): show the message from cnnviz.training's template + params once it has them.
     if snap.status in ("diverged", "failed"):
-        st.error(snap.message)
+        st.error(_(snap.message))
     elif snap.status in ("finished", "stopped"):
-        st.success(snap.message)
+        st.success(_(snap.message))
     result = snap.result
     if result is None:
         return
-    st.subheader("Results on the test images")
+    st.subheader(_("Results on the test images"))
     r1, r2, r3 = st.columns([1, 1, 2])
-    r1.metric("Test accuracy", f"{result.test_accuracy:.2%}")
-    r2.metric("Test loss", f"{result.test_loss:.4f}")
+    r1.metric(_("Test accuracy"), f"{result.test_accuracy:.2%}")
+    r2.metric(_("Test loss"), f"{result.test_loss:.4f}")
     use_done = st.session_state.get(state.SESSION_MODEL) is worker.model
     r3.button(
-        "Using this model on the other pages" if use_done else "Use this model on the other pages",
+        _("Using this model on the other pages")
+        if use_done
+        else _("Use this model on the other pages"),
         on_click=on_use,
         disabled=use_done,
         type="primary",
         width="stretch",
     )
     r3.download_button(
-        "Download the model (.npz)",
+        _("Download the model (.npz)"),
         icon=":material/download:",
         data=nn.to_bytes(worker.model),
-        file_name="cnnviz-model.npz",
+        # i18n: a file name: ASCII letters, digits and dashes only (no diacritics).
+        file_name=_("cnnviz-model.npz"),
         mime="application/octet-stream",
         width="stretch",
     )
@@ -230,7 +270,7 @@ def results() -> None:
     confusion = plots.confusion_figure(result.confusion, names)
     layout.chart(confusion, width="stretch", where=conf_col)
     if not result.misclassified:
-        miss_col.success("No test image was misclassified.")
+        miss_col.success(_("No test image was misclassified."))
         return
     true = [t for _, t, _ in result.misclassified][:18]
     pred = [p for _, _, p in result.misclassified][:18]

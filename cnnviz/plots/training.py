@@ -10,6 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnnviz.i18n import N_, _
 from cnnviz.plots import style
 from cnnviz.plots.predict import tile_grid
 
@@ -39,13 +40,16 @@ def training_curves(
     batch_curve: [(epochs done as a float, running loss, running accuracy)];
     history: {"loss": [...], "val_loss": [...], "accuracy": [...], "val_accuracy": [...]}.
     """
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"), horizontal_spacing=0.1)
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=(_("Loss"), _("Accuracy")), horizontal_spacing=0.1
+    )
     arr = np.asarray(batch_curve, dtype=float).reshape(-1, 3)
     series = (
-        ("running, per batch", style.ACCENT, "lines", 1.5, 0.45, None),
-        ("training, per epoch", style.ACCENT, "lines+markers", 3, 1.0, ""),
-        ("validation, per epoch", style.SECOND, "lines+markers", 3, 1.0, "val_"),
+        (N_("running, per batch"), style.ACCENT, "lines", 1.5, 0.45, None),
+        (N_("training, per epoch"), style.ACCENT, "lines+markers", 3, 1.0, ""),
+        (N_("validation, per epoch"), style.SECOND, "lines+markers", 3, 1.0, "val_"),
     )
+    epoch_hover = _("epoch %{x:.2f}")  # the value's name stays Keras's: loss, val_accuracy
     for col, key in ((1, "loss"), (2, "accuracy")):
         for name, color, mode, width, opacity, prefix in series:
             if prefix is None:
@@ -60,21 +64,20 @@ def training_curves(
                     x=x,
                     y=y,
                     mode=mode,
-                    name=name,
+                    name=_(name),
                     legendgroup=name,
                     showlegend=col == 1,
                     line=dict(color=color, width=width),
                     marker=dict(size=9),
                     opacity=opacity,
-                    hovertemplate=f"epoch %{{x:.2f}}<br>{prefix or ''}{key} %{{y:.4f}}"
-                    "<extra></extra>",
+                    hovertemplate=f"{epoch_hover}<br>{prefix or ''}{key} %{{y:.4f}}<extra></extra>",
                 ),
                 row=1,
                 col=col,
             )
-    fig.update_xaxes(title="epoch", rangemode="tozero")
-    fig.update_yaxes(title="cross-entropy", rangemode="tozero", row=1, col=1)
-    fig.update_yaxes(title="accuracy", tickformat=".0%", row=1, col=2)
+    fig.update_xaxes(title=_("epoch"), rangemode="tozero")
+    fig.update_yaxes(title=_("cross-entropy"), rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(title=_("accuracy"), tickformat=".0%", row=1, col=2)
     style.apply(fig, height=height)
     fig.update_annotations(font=dict(size=style.TITLE_SIZE, color="#111111"))  # panel titles
     fig.update_layout(legend=dict(orientation="h", y=-0.22, x=0), margin=dict(t=40, b=10))
@@ -97,13 +100,13 @@ def confusion_figure(
             text=counts,
             texttemplate="%{text}",
             textfont=dict(size=style.CELL_FONT_SIZE - 2),
-            hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
+            hovertemplate=_("true %{y}, predicted %{x}: %{z}") + "<extra></extra>",
             showscale=False,
         )
     )
-    fig.update_xaxes(title="predicted", type="category", side="bottom")
-    fig.update_yaxes(title="true", type="category", autorange="reversed")
-    return style.apply(fig, title="Confusion matrix (test subset)", height=height)
+    fig.update_xaxes(title=_("predicted"), type="category", side="bottom")
+    fig.update_yaxes(title=_("true"), type="category", autorange="reversed")
+    return style.apply(fig, title=_("Confusion matrix (test subset)"), height=height)
 
 
 def misclassified_gallery(
@@ -127,36 +130,37 @@ def misclassified_gallery(
         style.IMAGE_SCALE,
         0.0,
         1.0,
-        title="Misclassified (true → predicted)",
+        title=_("Misclassified (true → predicted)"),
         showscale=False,
         width_px=width_px,
-        hover_name="image",
+        hover_name=_("image"),
     )
 
 
 def filters_grid(
     kernels: np.ndarray,
-    title: str = "Learned filters",
+    title: str | None = None,
     columns: int = 8,
     width_px: int = 880,
     annotate: bool = False,
 ) -> go.Figure:
     """The first conv layer's filters (k, k, F) as small signed heatmaps, one shared scale.
 
-    With ``annotate`` each cell shows its weight (readable for a few 3x3 filters).
+    With ``annotate`` each cell shows its weight (readable for a few 3x3 filters); ``title``
+    defaults to "Learned filters" in the reader's language.
     """
     kernels = np.asarray(kernels, dtype=float)
     count = kernels.shape[2]
     limit = float(np.max(np.abs(kernels))) or 1.0
     return tile_grid(
         np.moveaxis(kernels, 2, 0),
-        [f"filter {f + 1}" for f in range(count)],
+        [_("filter {number}").format(number=f + 1) for f in range(count)],
         columns,
         style.SIGNED_SCALE,
         -limit,
         limit,
-        title=title,
+        title=_("Learned filters") if title is None else title,
         width_px=width_px,
-        hover_name="filter",
+        hover_name=_("filter"),
         cell_text=annotate,
     )

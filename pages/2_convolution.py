@@ -7,7 +7,7 @@ from cnnviz import filters, lessons, ops
 from cnnviz.i18n import N_, _
 from cnnviz.plots import heatmaps
 from cnnviz.plots.heatmaps import Box
-from cnnviz.ui import layout, state, stepper
+from cnnviz.ui import language, layout, state, stepper
 from cnnviz.ui.conv_settings import conv_settings
 
 BANK_DEFAULT = list(filters.FILTERS)[:6] + ["Laplacian", "Sharpen"]  # 8 filters, like the tutorial
@@ -68,6 +68,7 @@ playing = stepper.play_toggle("conv", _("▶ Play: step through every position")
 
 @st.fragment(run_every=0.8 if playing else None)
 def step_view():
+    language.restore()
     if playing:
         stepper.step("conv", out_shape, 1)
     row, col = stepper.controls("conv", out_shape)

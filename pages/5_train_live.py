@@ -8,7 +8,7 @@ from cnnviz.i18n import N_, _
 from cnnviz.plots import predict as predict_plots
 from cnnviz.plots import training as plots
 from cnnviz.training import TrainingWorker
-from cnnviz.ui import layout, models, state, train_settings
+from cnnviz.ui import language, layout, models, state, train_settings
 
 layout.header(
     _("Train live"),
@@ -153,15 +153,9 @@ def heavy_figures(current: TrainingWorker, s) -> dict:
     return cache
 
 
-def session_language() -> None:
-    """A fragment's own rerun does not run app.py, and may run in a new thread (where the
-    language is English): take the session's language again."""
-    i18n.set_language(st.session_state.get(state.LANGUAGE))
-
-
 @st.fragment(run_every=0.5 if running else None)
 def live_view() -> None:
-    session_language()
+    language.restore()
     current = st.session_state.get(state.TRAINER)
     if current is None:
         return
@@ -186,7 +180,7 @@ def curves_view() -> None:
     far more than a number does, and the browser shares the machine with the training (on a
     2-core laptop, curves redrawn twice a second slowed training from 80% to 74% of its
     headless speed: bench/app_training_speed.py)."""
-    session_language()
+    language.restore()
     current = st.session_state.get(state.TRAINER)
     if current is None:
         return
@@ -205,7 +199,7 @@ def curves_view() -> None:
 @st.fragment(run_every=3.0 if running else None)
 def learned_view() -> None:
     """Filters and one digit's feature maps: they change slowly, so every 3 s is enough."""
-    session_language()
+    language.restore()
     current = st.session_state.get(state.TRAINER)
     if current is None:
         return
@@ -235,11 +229,10 @@ learned_view()
 def results() -> None:
     """The finished run's message, test scores, the model's buttons, confusions and mistakes."""
     snap = worker.snapshot()
-    # TODO(i18n): show the message from cnnviz.training's template + params once it has them.
     if snap.status in ("diverged", "failed"):
-        st.error(_(snap.message))
+        st.error(snap.shown_message())
     elif snap.status in ("finished", "stopped"):
-        st.success(_(snap.message))
+        st.success(snap.shown_message())
     result = snap.result
     if result is None:
         return

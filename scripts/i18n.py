@@ -77,29 +77,6 @@ def update() -> None:
     print(f"{len(template)} messages extracted; catalogs updated: {', '.join(LANGUAGES)}")
 
 
-def merge_parts() -> None:
-    """Copy the translations of cnnviz/locale/parts/*.po into the Vietnamese catalog."""
-    update()
-    found = {}
-    for part in sorted((ROOT / "cnnviz" / "locale" / "parts").glob("*.po")):
-        with open(part, "rb") as f:
-            for message in read_po(f, locale="vi"):
-                if message.id and message.string:
-                    found[message.id] = message.string
-    path = catalog_path("vi")
-    with open(path, "rb") as f:
-        catalog = read_po(f, locale="vi", domain=DOMAIN)
-    filled = 0
-    for message in catalog:
-        if message.id in found:
-            message.string = found[message.id]
-            message.flags.discard("fuzzy")
-            filled += 1
-    with open(path, "wb") as f:
-        write_po(f, catalog, width=100, ignore_obsolete=True)
-    print(f"{filled} translations copied from {len(found)} in the parts")
-
-
 def problems(lang: str) -> list[str]:
     """What is wrong with the catalog of ``lang``: missing, fuzzy, placeholders that differ."""
     with open(catalog_path(lang), "rb") as f:
@@ -124,9 +101,6 @@ def main(argv: list[str]) -> int:
     command = argv[1] if len(argv) > 1 else "check"
     if command == "update":
         update()
-        return 0
-    if command == "merge-parts":
-        merge_parts()
         return 0
     if command == "stats":
         for lang in LANGUAGES:

@@ -40,6 +40,12 @@ def choose() -> str:
     return lang
 
 
+def restore() -> None:
+    """Take the session's language again at the top of a fragment: a fragment's own rerun does
+    not run app.py, and may run in a new thread (where the language starts as English)."""
+    i18n.set_language(st.session_state.get(state.LANGUAGE))
+
+
 def _switched() -> None:
     lang = st.session_state[SWITCH_KEY]
     st.session_state[state.LANGUAGE] = lang

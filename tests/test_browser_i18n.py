@@ -81,15 +81,15 @@ def test_a_vietnamese_browser_gets_vietnamese_and_lang_en_wins(app_server, vietn
 def test_the_choice_survives_a_click_to_another_page_and_the_switch(app_server, page):
     page.goto(f"{app_server}/pooling?lang=vi")
     settle(page)
-    page.locator('[data-testid="stSidebarNav"] a').filter(has_text=vi("Convolution")).click()
+    page.locator('[data-testid="stSidebarNav"] a[href$="/convolution"]').click()
     settle(page)
     assert page.locator("h1").first.inner_text().strip() == vi("Convolution")
     assert "lang=vi" in page.url and "/convolution" in page.url
-    page.get_by_role("button", name="English").click()  # the sidebar's language switch
+    page.get_by_role("radio", name="English").click()  # the sidebar's language switch
     settle(page)
     assert page.locator("h1").first.inner_text().strip() == "Convolution"
     assert "lang=en" in page.url
-    page.locator('[data-testid="stSidebarNav"] a').filter(has_text="Pooling").click()
+    page.locator('[data-testid="stSidebarNav"] a[href$="/pooling"]').click()
     settle(page)
     assert page.locator("h1").first.inner_text().strip() == "Pooling"
     assert "lang=en" in page.url
@@ -105,9 +105,7 @@ def test_a_text_file_uploaded_as_an_image_is_refused_in_vietnamese(app_server, p
         to_mnist(path.read_bytes())
     page.goto(f"{app_server}/draw_predict?lang=vi")
     settle(page)
-    page.locator('[data-testid="stFileUploader"] input[type="file"]').first.set_input_files(
-        str(path)
-    )
+    page.locator('.st-key-image_upload input[type="file"]').set_input_files(str(path))
     settle(page, extra_ms=1000)
     error = page.locator('[data-testid="stAlertContentError"]').first
     error.wait_for(timeout=60_000)

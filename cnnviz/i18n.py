@@ -41,7 +41,7 @@ def catalog_path(lang: str) -> Path:
 def translations(lang: str) -> gettext.NullTranslations:
     """The compiled catalog of ``lang`` (once per process); English falls back to the source."""
     path = catalog_path(lang)
-    if not path.is_file():
+    if lang == DEFAULT or not path.is_file():  # the source text is English
         return gettext.NullTranslations()
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po

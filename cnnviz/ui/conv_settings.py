@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from cnnviz import filters, lessons
@@ -158,6 +157,8 @@ def conv_settings() -> ConvSettings:
 
     if filter_name == CUSTOM:
         st.markdown(_("**Type your own 3×3 filter** (numbers such as `-1`, `0.5` or `1/9`):"))
+        import pandas as pd  # only for the typed-in kernel (the Pooling page imports us too)
+
         start = pd.DataFrame(
             [[heatmaps.format_number(v) for v in row] for row in filters.FILTERS["Vertical Sobel"]],
             columns=["col 1", "col 2", "col 3"],

@@ -78,7 +78,7 @@ def main() -> None:
             go(page, t("Convolution"))
             page.get_by_text(t("Tutorial 4×4 example")).first.click()
             settle(page)
-            page.get_by_role("button", name=t("Next")).first.click()
+            page.get_by_role("button", name=t("Next ▶")).first.click()
             settle(page)
             shoot(page, args.out / f"2-convolution{suffix}.png", 1750)
 

@@ -85,6 +85,30 @@ def test_a_run_finishes_with_curves_log_and_test_scores(tiny_data):
         assert y_test[index] == true and predicted[index] == pred and true != pred
 
 
+def test_the_sample_digit_shows_the_finished_models_own_view(tiny_data):
+    """The live sample (the first test digit) at the end of a run: its probabilities are what the
+    trained model predicts for it, and its feature maps are the first conv layer's outputs,
+    recomputed here with SciPy from the trained filters."""
+    from scipy.signal import correlate2d
+
+    (train, _) = tiny_data
+    _, (x_test, y_test) = mnist.load_data_shared()
+    x_test, y_test = x_test[:300], y_test[:300]  # more than one evaluation batch (256)
+    worker = TrainingWorker(config(epochs=2), data=(train, (x_test, y_test)))
+    worker.start()
+    assert worker.join(timeout=120)
+    snap = worker.snapshot()
+    x = x_test[:1].astype(np.float32) / 255 - 0.5
+    assert snap.sample_label == int(y_test[0])
+    np.testing.assert_allclose(snap.sample_probs, worker.model.predict(x)[0], atol=1e-5)
+    name, conv = snap.sample_maps[0]
+    kernel = worker.model.layers[0].params["kernel"]
+    expected = np.stack(
+        [correlate2d(x[0].astype(np.float64), kernel[:, :, 0, f], "valid") for f in range(4)], -1
+    )
+    np.testing.assert_allclose(conv, expected, atol=1e-4)
+
+
 def test_training_learns_something(tiny_data):
     worker = TrainingWorker(config(epochs=3), data=tiny_data)
     worker.start()

@@ -16,9 +16,18 @@ def feature_maps(model: Sequential, x: np.ndarray) -> list[tuple[str, np.ndarray
     x: (28, 28), (28, 28, 1) or (1, 28, 28, 1) float32, already scaled like the training data.
     Returns [(layer name, output (H, W, C))] in layer order.
     """
+    return look_inside(model, x)[0]
+
+
+def look_inside(
+    model: Sequential, x: np.ndarray
+) -> tuple[list[tuple[str, np.ndarray]], np.ndarray]:
+    """One image's feature maps (as :func:`feature_maps`) and the model's output for it
+    (classes,), from one pure trace."""
     x = np.asarray(x, dtype=np.float32)
     x = x.reshape(1, x.shape[-3], x.shape[-2], 1) if x.ndim == 4 else x.reshape(1, *x.shape[:2], 1)
-    return maps_of(model.trace(x))
+    trace = model.trace(x)
+    return maps_of(trace), np.array(trace.output[0])
 
 
 def maps_of(trace: Trace) -> list[tuple[str, np.ndarray]]:

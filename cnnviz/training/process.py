@@ -24,7 +24,7 @@ from cnnviz import nn
 from cnnviz.errors import InputError
 from cnnviz.i18n import N_
 from cnnviz.nn.callbacks import epoch_line
-from cnnviz.nn.inspect import confusion_matrix, feature_maps, first_conv_kernel
+from cnnviz.nn.inspect import confusion_matrix, first_conv_kernel, look_inside
 from cnnviz.nn.metrics import accuracy
 from cnnviz.nn.recipes import TrainingConfig
 from cnnviz.texts import Percent, Text
@@ -96,9 +96,7 @@ class LiveCallback(nn.Callback):
         self.last_heavy = now
         snap.filters = first_conv_kernel(self.net)
         self.controls.weights = self.net.get_weights()  # copies
-        snap.sample_maps = feature_maps(self.net, self.sample_x)
-        probs = getattr(self.net.layers[-1], "output", None)
-        snap.sample_probs = None if probs is None else np.array(probs[0])
+        snap.sample_maps, snap.sample_probs = look_inside(self.net, self.sample_x)
         snap.heavy_version += 1
 
     def _gate(self) -> None:

@@ -234,6 +234,21 @@ class ConvTrace:
         ]
 
 
+_OUTSIDE_CONV = N_(
+    "Output pixel ({row}, {col}) is outside the {out_h}x{out_w} output; "
+    "pick a row below {out_h} and a column below {out_w}."
+)
+_OUTSIDE_POOL = N_(
+    "Output cell ({row}, {col}) is outside the {out_h}x{out_w} pooled output; "
+    "pick a row below {out_h} and a column below {out_w}."
+)
+
+
+def _inside(row: int, col: int, out_h: int, out_w: int) -> bool:
+    """Whether (row, col) is a position of an out_h x out_w output."""
+    return 0 <= row < out_h and 0 <= col < out_w
+
+
 def conv_trace(image, kernel, row, col, padding="valid", pad_value=0.0, strides=1):
     """The window, element-wise products and sum behind output pixel (row, col) of conv2d.
 
@@ -242,15 +257,8 @@ def conv_trace(image, kernel, row, col, padding="valid", pad_value=0.0, strides=
     kernel = _as_kernel(kernel)
     windows = _windows(image, kernel.shape, padding, pad_value, strides)
     out_h, out_w = windows.shape[:2]
-    if not (0 <= row < out_h and 0 <= col < out_w):
-        raise InputError(
-            "Output pixel ({row}, {col}) is outside the {out_h}x{out_w} output; "
-            "pick a row below {out_h} and a column below {out_w}.",
-            row=row,
-            col=col,
-            out_h=out_h,
-            out_w=out_w,
-        )
+    if not _inside(row, col, out_h, out_w):
+        raise InputError(_OUTSIDE_CONV, row=row, col=col, out_h=out_h, out_w=out_w)
     window = windows[row, col].copy()
     products = window * kernel + 0.0  # "+ 0.0" shows 0 * -1 as 0, not -0
     return ConvTrace(
@@ -342,15 +350,8 @@ def pool_trace(x, row, col, pool_size=2, mode="max", channel=0):
         raise InputError("The channel must be a whole number from 0 to {last}.", last=channels - 1)
     plane = x if x.ndim == 2 else x[:, :, channel]
     out_h, out_w = x.shape[0] // pool_size, x.shape[1] // pool_size
-    if not (0 <= row < out_h and 0 <= col < out_w):
-        raise InputError(
-            "Output cell ({row}, {col}) is outside the {out_h}x{out_w} pooled output; "
-            "pick a row below {out_h} and a column below {out_w}.",
-            row=row,
-            col=col,
-            out_h=out_h,
-            out_w=out_w,
-        )
+    if not _inside(row, col, out_h, out_w):
+        raise InputError(_OUTSIDE_POOL, row=row, col=col, out_h=out_h, out_w=out_w)
     top, left = int(row) * pool_size, int(col) * pool_size
     window = plane[top : top + pool_size, left : left + pool_size].copy()
     if mode == "avg":

@@ -7,7 +7,7 @@ from cnnviz import filters, lessons, ops
 from cnnviz.i18n import N_, _
 from cnnviz.plots import heatmaps
 from cnnviz.plots.heatmaps import Box
-from cnnviz.ui import language, layout, state, stepper
+from cnnviz.ui import layout, state, stepper
 from cnnviz.ui.conv_settings import conv_settings
 
 BANK_DEFAULT = list(filters.FILTERS)[:6] + ["Laplacian", "Sharpen"]  # 8 filters, like the tutorial
@@ -68,10 +68,7 @@ playing = stepper.play_toggle("conv", _("▶ Play: step through every position")
 
 @st.fragment(run_every=0.8 if playing else None)
 def step_view():
-    language.restore()
-    if playing:
-        stepper.step("conv", out_shape, 1)
-    row, col = stepper.controls("conv", out_shape)
+    row, col = stepper.tick("conv", out_shape, playing)
     trace = ops.conv_trace(image, kernel, row, col, padding, pad_value, stride)
 
     figs = st.columns([1.15, 1])
@@ -170,6 +167,15 @@ for axis, n in ((N_("rows"), image.shape[0]), (N_("columns"), image.shape[1])):
     explained = lessons.output_size_explained(n, 3, padding, stride)
     st.latex(rf"\text{{{_(axis)}: }}" + explained.latex())
 
+
+def response_grid(maps, titles, columns: int, max_px: int, key: str) -> None:
+    """Filter responses side by side on one signed colour scale."""
+    grid = heatmaps.heatmap_grid(
+        maps, titles, kind="signed", columns=columns, max_px=max_px, colorbar_title=_("response")
+    )
+    layout.chart(grid, key=key)
+
+
 # --- 4. Sobel pair ---------------------------------------------------------------------------
 st.divider()
 st.header(_("Edges: both Sobel filters and the edge strength"))
@@ -181,15 +187,11 @@ st.markdown(
     )
 )
 edges = lessons.sobel_edges(image, padding, pad_value, stride)
-layout.chart(
-    heatmaps.heatmap_grid(
-        [edges.vertical, edges.horizontal, edges.magnitude],
-        [_("vertical Sobel (gx)"), _("horizontal Sobel (gy)"), _("edge strength")],
-        kind="signed",
-        columns=3,
-        max_px=230,
-        colorbar_title=_("response"),
-    ),
+response_grid(
+    [edges.vertical, edges.horizontal, edges.magnitude],
+    [_("vertical Sobel (gx)"), _("horizontal Sobel (gy)"), _("edge strength")],
+    columns=3,
+    max_px=230,
     key="conv.fig_sobel",
 )
 
@@ -219,17 +221,7 @@ else:
         )
     )
     maps = [bank.volume[:, :, i] for i in range(f)]
-    layout.chart(
-        heatmaps.heatmap_grid(
-            maps,
-            [_(name) for name in chosen],
-            kind="signed",
-            columns=4,
-            max_px=170,
-            colorbar_title=_("response"),
-        ),
-        key="conv.fig_bank",
-    )
+    response_grid(maps, [_(name) for name in chosen], columns=4, max_px=170, key="conv.fig_bank")
 
 st.divider()
 st.markdown(_("The output of your filter above is ready on the next page:"))

@@ -7,7 +7,7 @@ from cnnviz.errors import InputError
 from cnnviz.i18n import N_, _
 from cnnviz.plots import heatmaps
 from cnnviz.plots.heatmaps import Box
-from cnnviz.ui import conv_settings, language, layout, state, stepper
+from cnnviz.ui import conv_settings, layout, state, stepper
 
 # Radio values (English ids, shown translated with format_func=_).
 FROM_CONV = N_("Output of the Convolution page")
@@ -94,10 +94,7 @@ kind = "signed" if plane.min() < 0 else "positive"
 
 @st.fragment(run_every=0.8 if playing else None)
 def step_view():
-    language.restore()
-    if playing:
-        stepper.step("pool", out_shape, 1)
-    row, col = stepper.controls("pool", out_shape)
+    row, col = stepper.tick("pool", out_shape, playing)
     trace = ops.pool_trace(x, row, col, size, mode, channel)
 
     figs = st.columns([1.2, 1])

@@ -8,8 +8,7 @@ from cnnviz.i18n import _, number
 from cnnviz.plots import heatmaps
 from cnnviz.plots import lessons as charts
 from cnnviz.ui import inputs, layout, models
-
-LEARNING_RATES = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0]
+from cnnviz.ui.softmax_parts import layers_table, step_settings
 
 layout.header(
     _("Softmax & backprop"),
@@ -26,14 +25,7 @@ top = st.columns([1, 1.6])
 with top[1]:
     name, model = models.model_picker(key="softmax.model")
 if image is None:
-    with top[0]:
-        st.info(_("No input yet.") + " " + _(inputs.NO_INPUT))
-        inputs.random_digit_button(key="softmax.random")
-        st.page_link(
-            "pages/1_draw_predict.py",
-            label=_("Draw a digit on Draw & predict"),
-            icon=":material/draw:",
-        )
+    inputs.ask_for_input(top[0], key="softmax.random")
     st.stop()
 if model is None:
     st.stop()
@@ -50,32 +42,10 @@ with top[0]:
     )
     inputs.random_digit_button(key="softmax.random")
 with top[1]:
-    # A new input starts from its own true label; a drawing or upload has none, so it starts
-    # from the network's guess, and the page says that this is an assumption.
-    guessed = known_label is None
-    start_label = lessons.predicted_label(model, image) if guessed else int(known_label)
-    if st.session_state.get("softmax.label_for") != inputs.image_key(image):
-        st.session_state["softmax.label"] = start_label
-    st.session_state["softmax.label_for"] = inputs.image_key(image)
-    label = st.selectbox(
-        _("True label (the digit this image really is)"),
-        list(range(10)),
-        index=start_label,
-        key="softmax.label",
-    )
-    if guessed:
-        st.caption(
-            _(
-                "Nobody told the network which digit this is, so the true label starts at its "
-                "own guess, **{label}**: an assumption. If you meant another digit, choose it."
-            ).format(label=start_label)
-        )
-    learning_rate = st.select_slider(
-        _("Learning rate η for the SGD step"), LEARNING_RATES, value=0.1, key="softmax.lr"
-    )
+    label, learning_rate = step_settings(model, image, known_label)
 
 try:
-    step = lessons.dissect_step(model, image, int(label), float(learning_rate))
+    step = lessons.dissect_step(model, image, label, learning_rate)
 except InputError as error:
     st.error(str(error))
     st.stop()
@@ -83,34 +53,7 @@ except InputError as error:
 # --- forward ---------------------------------------------------------------------------------
 st.divider()
 st.header(_("Forward: from pixels to a probability per digit"))
-st.dataframe(
-    [
-        {
-            _("layer"): layer.name,
-            _("kind"): layer.kind,
-            _("output shape"): " × ".join(str(s) for s in layer.output_shape),
-            _("parameters"): layer.param_count,
-        }
-        for layer in step.layers
-    ],
-    hide_index=True,
-    key="softmax.layers",
-)
-architecture = " → ".join(layer.kind for layer in step.layers)
-if architecture == "Conv2D → MaxPooling2D → Flatten → Dense":
-    st.caption(
-        _("{name}: {architecture}, the tutorial's network.").format(
-            name=_(name), architecture=architecture
-        )
-    )
-else:
-    st.caption(
-        _(
-            "{name}: {architecture}. This is not the tutorial's shape, so the sections below "
-            "follow the first convolution and the first pooling layer; every layer's gradient is "
-            "computed the same way, from the last layer back to the first."
-        ).format(name=_(name), architecture=architecture)
-    )
+layers_table(step, name)
 flat = step.first("Flatten")
 if flat is not None:
     vector = step.layers[flat].output

@@ -3,12 +3,11 @@
 import streamlit as st
 
 from cnnviz import i18n, nn
-from cnnviz.errors import InputError
 from cnnviz.i18n import N_, _
 from cnnviz.plots import predict as predict_plots
 from cnnviz.plots import training as plots
 from cnnviz.training import TrainingWorker
-from cnnviz.ui import language, layout, models, state, train_settings
+from cnnviz.ui import language, layout, models, state, train_controls, train_settings
 
 layout.header(
     _("Train live"),
@@ -35,83 +34,7 @@ running = worker is not None and worker.alive
 train_settings.settings_form(disabled=running, expanded=worker is None)
 
 
-# ----------------------------------------------------------------------------- controls
-def new_worker(paused: bool) -> None:
-    old = st.session_state.get(state.TRAINER)
-    if old is not None:
-        old.stop()
-    try:
-        config = train_settings.read_config()
-        fresh = TrainingWorker(config, owner_alive=layout.session_alive_probe())
-    except InputError as exc:  # the template and its parameters: shown in the reader's language
-        st.session_state[state.TRAIN_ERROR] = (exc.template, exc.params)
-        return
-    st.session_state.pop(state.TRAIN_ERROR, None)
-    st.session_state[state.TRAINER] = fresh
-    if paused:
-        fresh.step()
-    else:
-        fresh.start()
-
-
-def on_step() -> None:
-    current = st.session_state.get(state.TRAINER)
-    if current is None or not current.alive:
-        new_worker(paused=True)
-    else:
-        current.step()
-
-
-def on_command(name: str) -> None:
-    """pause / resume / stop the run. A click on a button drawn before a Reset (a stale page,
-    a double click) finds no run: ignore it."""
-    if (current := st.session_state.get(state.TRAINER)) is not None:
-        getattr(current, name)()
-
-
-def on_reset() -> None:
-    current = st.session_state.pop(state.TRAINER, None)
-    if current is not None:
-        current.stop()
-
-
-def on_use() -> None:
-    current = st.session_state.get(state.TRAINER)
-    if current is None:
-        return
-    st.session_state[state.SESSION_MODEL] = current.model
-    st.session_state[state.CURRENT_MODEL_CHOICE] = models.SESSION_LABEL
-
-
-def controls() -> None:
-    """Start, Pause / Resume, One batch, Stop, Reset."""
-    paused = running and worker.paused
-    b1, b2, b3, b4, b5 = st.columns(5)
-    wide = {"width": "stretch"}
-    start = {"on_click": new_worker, "args": (False,), "type": "primary"}
-    b1.button(_("Start"), icon=":material/play_arrow:", disabled=running, **start, **wide)
-    if paused:
-        b2.button(
-            _("Resume"), icon=":material/resume:", on_click=on_command, args=("resume",), **wide
-        )
-    else:
-        pause = {"on_click": on_command, "args": ("pause",), "disabled": not running}
-        b2.button(_("Pause"), icon=":material/pause:", **pause, **wide)
-    b3.button(
-        _("One batch"),
-        icon=":material/skip_next:",
-        on_click=on_step,
-        disabled=running and not paused,
-        help=_("Pause, then train exactly one more batch."),
-        **wide,
-    )
-    stop = {"on_click": on_command, "args": ("stop",), "disabled": not running}
-    b4.button(_("Stop"), icon=":material/stop:", **stop, **wide)
-    reset = {"on_click": on_reset, "disabled": worker is None}
-    b5.button(_("Reset"), icon=":material/restart_alt:", **reset, **wide)
-
-
-controls()
+train_controls.controls(worker)
 if state.TRAIN_ERROR in st.session_state:
     template, params = st.session_state[state.TRAIN_ERROR]
     st.error(_(template).format(**params) if params else _(template))
@@ -245,7 +168,7 @@ def results() -> None:
         _("Using this model on the other pages")
         if use_done
         else _("Use this model on the other pages"),
-        on_click=on_use,
+        on_click=train_controls.on_use,
         disabled=use_done,
         type="primary",
         width="stretch",

@@ -200,28 +200,13 @@ def _run(image) -> list[Step]:
     narrow = factor > 1 and 4 * min(gray.shape) <= max(gray.shape)  # a tiny 1 cut tight
     clean = remove_background(ink, FAINT if lossy else 0.0, tile=64 * factor, all_ink=narrow)
     clean = keep_main_strokes(clean)
-    steps.append(
-        Step(
-            Text(N_("Background removed")),
-            clean,
-            Text(
-                N_("Paper, shading and noise set to 0, specks dropped, and the ink stretched to 1.")
-            ),
-        )
-    )
+    removed = N_("Paper, shading and noise set to 0, specks dropped, and the ink stretched to 1.")
+    steps.append(Step(Text(N_("Background removed")), clean, Text(removed)))
 
     crop = crop_to_ink(clean)
-    steps.append(
-        Step(
-            Text(N_("Cropped to the ink")),
-            crop,
-            Text(
-                N_("Cut to the ink's bounding box, {height} x {width} pixels."),
-                height=crop.shape[0],
-                width=crop.shape[1],
-            ),
-        )
-    )
+    cut = N_("Cut to the ink's bounding box, {height} x {width} pixels.")
+    size = dict(height=crop.shape[0], width=crop.shape[1])
+    steps.append(Step(Text(N_("Cropped to the ink")), crop, Text(cut, **size)))
 
     thick, grown = thicken(crop)
     small = scale_to_box(thick)
@@ -241,13 +226,8 @@ def _run(image) -> list[Step]:
         )
     steps.append(Step(Text(N_("Scaled to {box} pixels"), box=BOX), small, note))
 
+    moved = N_("Moved so that its centre of mass sits at the centre of the field, as in MNIST.")
     steps.append(
-        Step(
-            Text(N_("Centred in {size} x {size}"), size=SIZE),
-            centre(small),
-            Text(
-                N_("Moved so that its centre of mass sits at the centre of the field, as in MNIST.")
-            ),
-        )
+        Step(Text(N_("Centred in {size} x {size}"), size=SIZE), centre(small), Text(moved))
     )
     return steps

@@ -141,6 +141,19 @@ def use_mnist_digit(index: int | None = None) -> None:
     set_current_image(image, MNIST_DIGIT.format(index=index), int(y_test[index]))
 
 
+def ask_for_input(where, key: str) -> None:
+    """A page that needs an input and has none: say so, offer a random MNIST test digit and a
+    link to Draw & predict."""
+    with where:
+        st.info(_("No input yet.") + " " + _(NO_INPUT))
+        random_digit_button(key=key)
+        st.page_link(
+            "pages/1_draw_predict.py",
+            label=_("Draw a digit on Draw & predict"),
+            icon=":material/draw:",
+        )
+
+
 def random_digit_button(where=None, key: str = "random_digit") -> None:
     """A "Random MNIST test digit" button."""
     (where or st).button(

@@ -12,6 +12,7 @@ import streamlit as st
 
 from cnnviz import lessons
 from cnnviz.i18n import _
+from cnnviz.ui import language
 
 
 def _keys(prefix: str) -> tuple[str, str]:
@@ -32,6 +33,15 @@ def step(prefix: str, out_shape: tuple[int, ...], delta: int) -> None:
     st.session_state[rk], st.session_state[ck] = lessons.step_position(
         st.session_state[rk], st.session_state[ck], out_shape, delta
     )
+
+
+def tick(prefix: str, out_shape: tuple[int, ...], playing: bool) -> tuple[int, int]:
+    """The top of a stepping fragment: the session's language again (a fragment's own rerun
+    skips app.py), one step forward while playing, then the controls; returns (row, col)."""
+    language.restore()
+    if playing:
+        step(prefix, out_shape, 1)
+    return controls(prefix, out_shape)
 
 
 def clicked(prefix: str, out_shape: tuple[int, ...]) -> None:

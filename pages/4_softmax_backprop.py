@@ -38,7 +38,9 @@ with top[0]:
         key="softmax.fig_input",
     )
     st.caption(
-        _("Input: {source} (the model sees x/255 − 0.5)").format(source=source or _("drawing"))
+        _("Input: {source} (the model sees x/255 − 0.5)").format(
+            source=inputs.source_text(source) or _("drawing")
+        )
     )
     inputs.random_digit_button(key="softmax.random")
 with top[1]:

@@ -101,7 +101,7 @@ if image is None:
     )
 else:
     pixels = lessons.to_pixel_values(image)
-    st.caption(_("Input: {source}.").format(source=source or _("your drawing")))
+    st.caption(_("Input: {source}.").format(source=inputs.source_text(source) or _("your drawing")))
 st.markdown(
     _(
         "The same filter is applied at every position, so shifting the input shifts the feature "

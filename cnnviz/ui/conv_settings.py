@@ -13,7 +13,7 @@ from cnnviz.data import mnist
 from cnnviz.errors import InputError
 from cnnviz.i18n import N_, _
 from cnnviz.plots import heatmaps
-from cnnviz.ui import state
+from cnnviz.ui import inputs, state
 
 # Radio / select box values (English ids, shown translated with format_func=_).
 TUTORIAL = N_("Tutorial 4×4 example")
@@ -51,7 +51,9 @@ def image_label(description: dict) -> str:
         return _("MNIST training image {index} (label {label})").format(
             index=description["index"], label=description["label"]
         )
-    return _("your input ({source})").format(source=description.get("drawing") or _("drawing"))
+    return _("your input ({source})").format(
+        source=inputs.source_text(description.get("drawing")) or _("drawing")
+    )
 
 
 def filter_label(description: dict) -> str:

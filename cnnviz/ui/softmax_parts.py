@@ -8,7 +8,7 @@ import streamlit as st
 
 from cnnviz import lessons
 from cnnviz.i18n import _
-from cnnviz.ui import inputs
+from cnnviz.ui import inputs, models
 
 LEARNING_RATES = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0]
 
@@ -61,7 +61,7 @@ def layers_table(step: lessons.TrainingStep, name: str) -> None:
     if architecture == "Conv2D → MaxPooling2D → Flatten → Dense":
         st.caption(
             _("{name}: {architecture}, the tutorial's network.").format(
-                name=_(name), architecture=architecture
+                name=models.model_label(name), architecture=architecture
             )
         )
     else:
@@ -70,5 +70,5 @@ def layers_table(step: lessons.TrainingStep, name: str) -> None:
                 "{name}: {architecture}. This is not the tutorial's shape, so the sections below "
                 "follow the first convolution and the first pooling layer; every layer's "
                 "gradient is computed the same way, from the last layer back to the first."
-            ).format(name=_(name), architecture=architecture)
+            ).format(name=models.model_label(name), architecture=architecture)
         )

@@ -45,25 +45,26 @@ def short_number(value: float) -> str:
 def param_bars(names: Sequence[str], counts: Sequence[int], height: int = 300) -> go.Figure:
     """Horizontal bars on a log scale, one per kind of layer, each labelled with its count."""
     colors = ["#d0021b", style.SECOND, style.ACCENT][: len(names)]
+    # Each count under its bar's name (the axis makes room for it): a label beside the bar
+    # would be cut off where the chart is narrow, as on a phone.
+    labels = [f"<b>{name}</b><br>{power_of_ten(c)}" for name, c in zip(names, counts, strict=True)]
     fig = go.Figure(
         go.Bar(
-            y=list(names),
+            y=labels,
             x=[max(int(c), 1) for c in counts],
             orientation="h",
-            text=[power_of_ten(c) for c in counts],
-            textposition="outside",
-            cliponaxis=False,
+            customdata=list(names),
             marker_color=colors,
-            hovertemplate=_("%{y}: %{x:,} weights") + "<extra></extra>",
+            hovertemplate=_("%{customdata}: %{x:,} weights") + "<extra></extra>",
         )
     )
     biggest = max(max(int(c), 1) for c in counts)
     style.apply(fig, height=height)
-    fig.update_layout(margin=dict(l=10, r=30, t=10, b=50), showlegend=False)
+    fig.update_layout(margin=dict(l=10, r=20, t=10, b=50), showlegend=False)
     fig.update_xaxes(
         type="log",
         title=_("number of weights (log scale)"),
-        range=[0, np.log10(biggest) * 1.2 + 1.5],  # room for the labels right of the bars
+        range=[0, np.log10(biggest) * 1.05 + 0.3],
         dtick=2 if biggest > 1e6 else 1,
         exponentformat="power",
     )

@@ -69,10 +69,10 @@ plane = x if x.ndim == 2 else x[:, :, channel]
 out_plane = pooled if pooled.ndim == 2 else pooled[:, :, channel]
 channels = 1 if x.ndim == 2 else x.shape[2]
 h, w = x.shape[:2]
-st.latex(
-    rf"(H, W, C) = ({h}, {w}, {channels}) \;\longrightarrow\; "
-    rf"\left(\lfloor H/{size} \rfloor, \lfloor W/{size} \rfloor, C\right) = "
-    rf"({out_plane.shape[0]}, {out_plane.shape[1]}, {channels})"
+st.latex(  # two lines, so a phone shows all of it
+    rf"\begin{{aligned}}(H, W, C) &= ({h}, {w}, {channels}) \\ \longrightarrow\; "
+    rf"\left(\lfloor H/{size} \rfloor, \lfloor W/{size} \rfloor, C\right) &= "
+    rf"({out_plane.shape[0]}, {out_plane.shape[1]}, {channels})\end{{aligned}}"
 )
 if h % size or w % size:
     st.caption(

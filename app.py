@@ -6,7 +6,7 @@ Run with ``streamlit run app.py``.
 import streamlit as st
 
 from cnnviz.i18n import _
-from cnnviz.ui import language
+from cnnviz.ui import language, links, views
 from cnnviz.ui.registry import PAGES
 
 st.set_page_config(page_title="cnnviz", page_icon=":material/neurology:", layout="wide")
@@ -16,4 +16,10 @@ pages = [
     st.Page(p.path, title=_(p.title), icon=p.icon, url_path=p.url_path, default=i == 0)
     for i, p in enumerate(PAGES)
 ]
-st.navigation(pages).run()
+page = st.navigation(pages)
+params = views.BY_PAGE.get(page.url_path, ())
+links.restore(page.url_path, params)  # a link opened here sets the page's controls
+try:
+    page.run()
+finally:  # also when the page stops early: the address bar always holds the view
+    links.publish(page.url_path, params)

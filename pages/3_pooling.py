@@ -7,10 +7,10 @@ from cnnviz.errors import InputError
 from cnnviz.i18n import N_, _
 from cnnviz.plots import heatmaps
 from cnnviz.plots.heatmaps import Box
-from cnnviz.ui import conv_settings, layout, state, stepper
+from cnnviz.ui import conv_settings, layout, state, stepper, views
 
 # Radio values (English ids, shown translated with format_func=_).
-FROM_CONV = N_("Output of the Convolution page")
+FROM_CONV = views.FROM_CONV
 MODES = {N_("max"): "max", N_("average"): "avg", N_("min"): "min"}
 GRADIENTS = {N_("all ones"): "ones", N_("random whole numbers"): "random"}
 # The names of lessons.POOL_EXAMPLES, for the catalog.

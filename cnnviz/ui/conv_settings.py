@@ -21,6 +21,19 @@ DIGIT = N_("MNIST digit")
 DRAWING = N_("Current drawing / upload")
 CUSTOM = N_("Custom 3×3 (type it)")
 PAD_VALUES = {"0": 0.0, "255": 255.0, N_("mean"): "mean"}
+# The typed-in kernel: where it starts (a link's, else the vertical Sobel filter), how many times
+# a link replaced it (a new editor each time: an editor's edits cannot be set from code), and
+# the last valid one (for the URL).
+KERNEL_START = "conv.kernel_start"
+KERNEL_GENERATION = "conv.kernel_generation"
+KERNEL_NOW = "conv.kernel_now"
+
+
+def start_kernel(kernel: np.ndarray | None) -> None:
+    """Start the typed-in kernel's editor again from ``kernel`` (None: the vertical Sobel)."""
+    st.session_state[KERNEL_START] = None if kernel is None else np.asarray(kernel, dtype=float)
+    st.session_state[KERNEL_GENERATION] = st.session_state.get(KERNEL_GENERATION, 0) + 1
+    st.session_state.pop(KERNEL_NOW, None)
 
 
 @dataclass(frozen=True)
@@ -161,9 +174,11 @@ def conv_settings() -> ConvSettings:
         st.markdown(_("**Type your own 3×3 filter** (numbers such as `-1`, `0.5` or `1/9`):"))
         import pandas as pd  # only for the typed-in kernel (the Pooling page imports us too)
 
+        first = st.session_state.get(KERNEL_START)
+        if first is None:
+            first = filters.FILTERS["Vertical Sobel"]
         start = pd.DataFrame(
-            [[heatmaps.format_number(v) for v in row] for row in filters.FILTERS["Vertical Sobel"]],
-            columns=["col 1", "col 2", "col 3"],
+            [[_cell(v) for v in row] for row in first], columns=["col 1", "col 2", "col 3"]
         )
         # The columns keep their English names (the editor's stored edits refer to them); only
         # their headings are translated.
@@ -171,14 +186,29 @@ def conv_settings() -> ConvSettings:
             f"col {i}": st.column_config.Column(_("col {number}").format(number=i))
             for i in (1, 2, 3)
         }
+        generation = st.session_state.get(KERNEL_GENERATION, 0)
         edited = st.data_editor(
-            start, key="conv.custom_kernel", hide_index=True, width=360, column_config=headings
+            start,
+            key="conv.custom_kernel" + (f"_{generation}" if generation else ""),
+            hide_index=True,
+            width=360,
+            column_config=headings,
         )
         try:
             kernel = filters.validate_kernel(edited)
         except InputError as error:
             st.error(str(error))
             st.stop()
+        st.session_state[KERNEL_NOW] = kernel
     else:
         kernel = filters.get_filter(filter_name)
     return ConvSettings(image, kernel, padding, pad_value, stride, description)
+
+
+def _cell(value: float) -> str:
+    """A kernel value as the editor shows it: short, yet exact (a link's 1/9 stays 1/9)."""
+    short = heatmaps.format_number(value)
+    try:
+        return short if float(short) == value else repr(float(value))
+    except ValueError:
+        return repr(float(value))

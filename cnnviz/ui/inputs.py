@@ -51,6 +51,17 @@ def source_text(source: str | None) -> str:
     return source
 
 
+def mnist_index(source: str | None) -> int | None:
+    """The index of the MNIST test digit a stored source names ("MNIST test digit #7" -> 7),
+    else None (a drawing, an upload, nothing)."""
+    if not source or not source.startswith(_MNIST_PREFIX):
+        return None
+    try:
+        return int(source[len(_MNIST_PREFIX) :])
+    except ValueError:
+        return None
+
+
 @st.cache_resource(show_spinner=False)  # the spinner is in mnist_test_set, in the reader's language
 def _mnist_test_set() -> tuple[np.ndarray, np.ndarray]:
     _unused, (x_test, y_test) = load_dataset("MNIST")  # shared with training runs, read once

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnviz.i18n import _
+from cnnviz.ui import links
 
 
 def ensure_app_navigation() -> None:
@@ -29,6 +30,7 @@ def header(title: str, lead: str | None = None) -> None:
     already in the reader's language (``_("...")``)."""
     ensure_app_navigation()  # a direct link opened first still runs inside app.py
     st.title(title)
+    links.notice()  # a link that could not be used fully says so here, once
     if lead:
         st.markdown(lead)
 

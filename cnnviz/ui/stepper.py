@@ -12,7 +12,7 @@ import streamlit as st
 
 from cnnviz import lessons
 from cnnviz.i18n import _
-from cnnviz.ui import language
+from cnnviz.ui import language, links
 
 
 def _keys(prefix: str) -> tuple[str, str]:
@@ -41,7 +41,9 @@ def tick(prefix: str, out_shape: tuple[int, ...], playing: bool) -> tuple[int, i
     language.restore()
     if playing:
         step(prefix, out_shape, 1)
-    return controls(prefix, out_shape)
+    row, col = controls(prefix, out_shape)
+    links.publish_one(st.session_state.get(links.PAGE, ""), "pos", f"{row},{col}")
+    return row, col
 
 
 def clicked(prefix: str, out_shape: tuple[int, ...]) -> None:

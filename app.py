@@ -6,12 +6,13 @@ Run with ``streamlit run app.py``.
 import streamlit as st
 
 from cnnviz.i18n import _
-from cnnviz.ui import language
+from cnnviz.ui import language, share
 from cnnviz.ui.registry import PAGES
 
 st.set_page_config(page_title="cnnviz", page_icon=":material/neurology:", layout="wide")
 language.choose()
 language.switch()
+share.button()
 pages = [
     st.Page(p.path, title=_(p.title), icon=p.icon, url_path=p.url_path, default=i == 0)
     for i, p in enumerate(PAGES)

@@ -89,7 +89,8 @@ def page_url(context_url: str, query: Mapping[str, str | Sequence[str]]) -> str:
             continue
         for value in [values] if isinstance(values, str) else values:
             pairs.append((key, value))
-    return urlunsplit(parts._replace(query=urlencode(pairs, safe=":,"), fragment=""))
+    path = parts.path or "/"  # st.context.url of the default page has no path at all
+    return urlunsplit(parts._replace(path=path, query=urlencode(pairs, safe=":,"), fragment=""))
 
 
 def with_host(url: str, host: str) -> str:

@@ -57,6 +57,10 @@ def test_no_query_no_question_mark():
     assert page_url("http://10.0.0.5:8501/", {}) == "http://10.0.0.5:8501/"
 
 
+def test_the_default_page_gets_a_slash_before_its_query():
+    assert page_url("http://localhost:8501", {"lang": "en"}) == "http://localhost:8501/?lang=en"
+
+
 @pytest.mark.parametrize(
     "host", ["localhost", "LOCALHOST", "127.0.0.1", "127.1.2.3", "::1", "[::1]", "app.localhost"]
 )

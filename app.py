@@ -6,12 +6,21 @@ Run with ``streamlit run app.py``.
 import streamlit as st
 
 from cnnviz.i18n import _
-from cnnviz.ui import language, links, views
+from cnnviz.ui import language, links, presenter, share, views
 from cnnviz.ui.registry import PAGES
 
-st.set_page_config(page_title="cnnviz", page_icon=":material/neurology:", layout="wide")
+present = presenter.choose()  # reads ?present= only: the sidebar's first state depends on it
+st.set_page_config(
+    page_title="cnnviz",
+    page_icon=":material/neurology:",
+    layout="wide",
+    initial_sidebar_state=presenter.sidebar_state(present),
+)
 language.choose()
+presenter.style(present)
 language.switch()
+share.button()
+presenter.switch(present)
 pages = [
     st.Page(p.path, title=_(p.title), icon=p.icon, url_path=p.url_path, default=i == 0)
     for i, p in enumerate(PAGES)

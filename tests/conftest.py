@@ -44,6 +44,17 @@ def torch():
 
 
 @pytest.fixture(scope="session")
+def zxingcpp():
+    """zxing-cpp, the QR decoder that reads back the Join / share code (skipped without it,
+    except in CI)."""
+    try:
+        import zxingcpp
+    except ImportError:
+        skip_or_fail("zxing-cpp is not installed (pip install zxing-cpp)")
+    return zxingcpp
+
+
+@pytest.fixture(scope="session")
 def app_server(tmp_path_factory):
     """The app served by ``streamlit run app.py`` on a free port; yields its base URL."""
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnviz.i18n import _
-from cnnviz.ui import links
+from cnnviz.ui import links, presenter
 
 
 def ensure_app_navigation() -> None:
@@ -41,7 +41,10 @@ CHART_CONFIG = {"displayModeBar": False}  # no Plotly toolbar: nothing to zoom o
 def chart(fig, key: str | None = None, width="content", where=None, **options):
     """Draw a Plotly figure as cnnviz.plots built it (its own fonts and colours, theme=None),
     without Plotly's toolbar; ``width`` "content" (the figure's size) or "stretch";
-    ``options`` go to ``st.plotly_chart`` (``on_select``, ``selection_mode``)."""
+    ``options`` go to ``st.plotly_chart`` (``on_select``, ``selection_mode``). In presenter
+    view a scaled copy is drawn (:func:`cnnviz.ui.presenter.scaled`)."""
+    if presenter.active():
+        fig = presenter.scaled(fig)
     return (where or st).plotly_chart(
         fig, width=width, config=CHART_CONFIG, theme=None, key=key, **options
     )

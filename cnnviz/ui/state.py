@@ -35,3 +35,9 @@ TRAIN_FIGURES = "train_figures"  # the live view's slow figures and the snapshot
 
 # The session's language ("vi" or "en"), see cnnviz.ui.language.
 LANGUAGE = "cnnviz.language"
+
+# Presenter view (True or False), see cnnviz.ui.presenter.
+PRESENT = "cnnviz.present"
+
+# The sidebar's Join / share was clicked: open its dialog in this run (cnnviz.ui.share).
+SHARE_ASKED = "cnnviz.share_asked"

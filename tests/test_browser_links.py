@@ -4,6 +4,7 @@ cookies, no session)."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -24,10 +25,17 @@ def state_of(url: str) -> tuple[str, dict[str, str]]:
 
 
 def settled_url(page) -> str:
-    """The address once the app has written the view into it (it does so after each run)."""
+    """The address once the app has written the view into it (it does so after each run):
+    the language is in it and it has not changed for 1.5 s."""
     settle(page)
-    page.wait_for_timeout(500)
-    return page.url
+    url, still = page.url, 0
+    for _ in range(120):
+        page.wait_for_timeout(250)
+        still = still + 1 if page.url == url and "lang=" in url else 0
+        url = page.url
+        if still >= 6:
+            break
+    return url
 
 
 def checked_radio(page, label: str) -> str:
@@ -44,11 +52,14 @@ def test_a_convolution_view_opens_the_same_in_a_fresh_browser(app_server, page, 
     page.goto(f"{app_server}/convolution")
     settle(page)
     page.get_by_text("MNIST digit", exact=True).click()
+    page.wait_for_url(re.compile(r"input=mnist"), timeout=60_000)
     settle(page)
     page.locator('[data-testid="stSelectbox"]').filter(has_text="Filter").first.click()
     page.get_by_role("option", name="Horizontal Sobel", exact=True).click()
+    page.wait_for_url(re.compile(r"filter=horizontal-sobel"), timeout=60_000)
     settle(page)
     page.get_by_text("same", exact=True).first.click()
+    page.wait_for_url(re.compile(r"padding=same"), timeout=60_000)
     url = settled_url(page)
     path, params = state_of(url)
     assert path == "/convolution"

@@ -238,7 +238,9 @@ def test_the_dialog_shows_the_qr_code_and_the_link(lang, monkeypatch):
     (code,) = [c.value for c in at.code]
     # AppTest runs without a server: server.address is unset, as when Streamlit listens on
     # every interface, so localhost becomes the LAN address.
-    assert code == f"http://{LAN}:8501/pooling?lang={lang}"
+    # The page's own state travels too (docs/links.md): the Pooling page's input, mode, size.
+    assert code.startswith(f"http://{LAN}:8501/pooling?lang={lang}&")
+    assert {"input=4x4", "mode=max", "size=2"} <= set(code.split("?", 1)[1].split("&"))
     assert kinds_in_dialog(at).count("image") == 1  # the QR code, inside the dialog
     i18n.set_language(lang)
     assert any(i18n._("Scan the code with your phone's camera, or type the address:") in t

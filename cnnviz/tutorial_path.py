@@ -112,7 +112,7 @@ SECTIONS: tuple[Section, ...] = (
             "on the flattened last feature maps, which gives the output."
         ),
         links=(
-            _conv(N_("stride 2 on a digit"), stride="2", **DIGIT_SOBEL),
+            _conv(N_("stride 2 on a digit"), **DIGIT_SOBEL, stride="2"),
             Link(SOFTMAX, N_("the layers one after another"), TEST_DIGIT),
         ),
     ),

@@ -17,6 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [
     "pages/0_overview.py",
+    "pages/01_tutorial.py",
     "pages/1_draw_predict.py",
     "pages/2_convolution.py",
     "pages/3_pooling.py",

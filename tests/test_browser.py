@@ -20,6 +20,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 EXPECTED_PAGES = [
     "Overview",
+    "Tutorial",
     "Draw & predict",
     "Convolution",
     "Pooling",

@@ -35,6 +35,15 @@ def header(title: str, lead: str | None = None) -> None:
         st.markdown(lead)
 
 
+def wrap_link_labels(key: str) -> None:
+    """Let the labels of ``st.page_link`` inside the container ``key`` run onto a second line
+    instead of being cut with "…" (Streamlit keeps them on one line): long labels on a phone."""
+    st.html(
+        f"<style>.st-key-{key} [data-testid='stPageLink'] :is(span, div, p) "
+        "{ white-space: normal; }</style>"
+    )
+
+
 CHART_CONFIG = {"displayModeBar": False}  # no Plotly toolbar: nothing to zoom on a projector
 
 

@@ -24,6 +24,12 @@ class PageInfo:
 PAGES = [
     PageInfo("pages/0_overview.py", N_("Overview"), ":material/home:", ""),
     PageInfo(
+        "pages/01_tutorial.py",
+        N_("Tutorial"),
+        ":material/menu_book:",
+        N_("The tutorial's 20 figures, each with a link to the live view that reproduces it."),
+    ),
+    PageInfo(
         "pages/1_draw_predict.py",
         N_("Draw & predict"),
         ":material/draw:",

@@ -10,7 +10,7 @@ code, so a link the pages would not understand fails here.
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import numpy as np
 import pytest
@@ -243,3 +243,27 @@ def test_every_link_on_the_page_opens_its_view_in_chromium(app_server, page, art
         title.wait_for(timeout=60_000)
         assert title.inner_text().strip() == TITLES[path], url
         assert f"lang={lang}" in page.url, url
+        # The view took every value of the link: no "could not be used" line, and the
+        # address the app wrote back still holds them.
+        assert not page.get_by_text("could not be used").count(), url
+        assert not page.get_by_text("cannot travel in a link").count(), url
+        asked = dict(parse_qsl(urlsplit(url).query))
+        assert asked.items() <= dict(parse_qsl(urlsplit(page.url).query)).items(), url
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_click_on_figure_9s_link_shows_minus_192(app_server, page):
+    """Clicked inside the app (the same session, no reload): the 4x4 example at position
+    (0, 1), where the tutorial's Hình 9 prints -192."""
+    from tests.test_browser import settle
+
+    page.goto(f"{app_server}/tutorial?lang=en")
+    settle(page)
+    page.locator(
+        '[data-testid="stMain"] [data-testid="stPageLink"] a[href*="pos=0%2C1"]'
+    ).first.click()
+    settle(page, extra_ms=1000)
+    metric = page.locator('[data-testid="stMetric"]').filter(has_text="Sum = output").first
+    metric.wait_for(timeout=60_000)
+    assert "(0, 1)" in metric.inner_text() and "-192" in metric.inner_text()

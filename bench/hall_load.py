@@ -132,6 +132,7 @@ class StudentSession:
         self.cache: dict[str, ForwardMsg] = {}  # hash -> a cacheable message received
         self.kept: dict[str, WidgetState] = {}  # widget id -> state sent on every rerun
         self.files: dict[str, FileURLs] = {}  # uploader id -> its current file's URLs
+        self.media: set[str] = set()  # picture URLs already loaded
 
     # -- connection ---------------------------------------------------------------------------
     def connect(self) -> None:
@@ -320,6 +321,23 @@ class StudentSession:
         self.kept[wid] = state
         return self.rerun(fragment_id=fragment, watch=watch, started=started)
 
+    def fetch_media(self, run: Run) -> int:
+        """GET the pictures (``st.image``) a run drew that this tab has not loaded yet, as the
+        browser's ``<img>`` tags do; returns the bytes read."""
+        size = 0
+        for _path, el, _fragment in run.elements:
+            if el.WhichOneof("type") != "imgs":
+                continue
+            for img in el.imgs.imgs:
+                if img.url in self.media or not img.url.startswith("/media/"):
+                    continue
+                got = self.http.get(self._absolute(img.url), timeout=self.timeout)
+                if got.status_code >= 400:
+                    raise ProtocolError(f"{img.url}: HTTP {got.status_code}")
+                self.media.add(img.url)
+                size += len(got.content)
+        return size
+
     def _absolute(self, url: str) -> str:
         return url if url.startswith("http") else self.base + "/" + url.lstrip("/")
 
@@ -408,7 +426,7 @@ class Student(User):
         )
         if exc is not None:
             extra["error"] = f"{type(exc).__name__}: {exc}"[:300]
-        Student.results.append({"kind": kind, "ms": ms, "ok": exc is None, **extra})
+        Student.results.append({"kind": kind, "ms": ms, "ok": exc is None, "bytes": size, **extra})
 
     @task
     def act(self) -> None:
@@ -444,6 +462,15 @@ class Student(User):
             self._report(kind, (time.perf_counter() - started) * 1000, 0, exc)
             self.session.close()  # start again from a fresh tab
             self.session = None
+            return
+        started = time.perf_counter()
+        try:  # after the action's time, as a page's pictures load
+            size = self.session.fetch_media(run)
+        except Exception as exc:
+            self._report("media", (time.perf_counter() - started) * 1000, 0, exc)
+        else:
+            if size:
+                self._report("media", (time.perf_counter() - started) * 1000, size)
 
 
 # -- the server --------------------------------------------------------------------------------
@@ -613,7 +640,7 @@ def measure(
     runner.quit()
     server_use, generator_use = server.stop(), generator.stop()
     rows = list(Student.results)
-    actions = [r for r in rows if r["kind"] != "open"]
+    actions = [r for r in rows if r["kind"] not in ("open", "media")]
     predictions = [r for r in rows if r["kind"].startswith("predict")]
     predicted = [r for r in predictions if r["ok"]]
     digits_ok = all(re.fullmatch(r"[0-9]", r["predicted"]) for r in predicted)
@@ -631,12 +658,15 @@ def measure(
         "p50_ms": headline["p50_ms"],
         "p95_ms": headline["p95_ms"],
         "max_ms": headline["max_ms"],
+        "wire_kb_per_prediction": (
+            sum(r["bytes"] for r in predicted) / len(predicted) / 1e3 if predicted else None
+        ),
         "predictions_are_digits": digits_ok,
         "predictions_labelled": len(labelled),
         "predictions_correct": sum(r["predicted"] == str(r["label"]) for r in labelled),
         "by_kind": {
             kind: summarise([r for r in rows if r["kind"] == kind])
-            for kind in ("predict upload", "predict random", "step", "page", "open")
+            for kind in ("predict upload", "predict random", "step", "page", "open", "media")
         },
         "server_cpu_s": cpu,
         "server_cpu_s_per_action": None if cpu is None or not actions else cpu / len(actions),

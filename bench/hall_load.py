@@ -69,11 +69,13 @@ import requests
 import websocket
 from locust.env import Environment
 from PIL import Image
+from requests.adapters import HTTPAdapter
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ClientState_pb2 import ClientState, ContextInfo
 from streamlit.proto.Common_pb2 import FileURLs, UploadedFileInfo
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
+from urllib3.util import Retry
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -123,6 +125,10 @@ class StudentSession:
         self.base = base_url.rstrip("/")
         self.timeout = timeout
         self.http = requests.Session()
+        # A browser sends a request again when the server closed the kept-alive connection it
+        # was reusing (uvicorn closes idle ones after 5 s, about a student's thinking time).
+        retry = Retry(total=2, connect=2, read=1, status=0, allowed_methods=None)
+        self.http.mount("http://", HTTPAdapter(max_retries=retry))
         self.ws = None
         self.session_id = ""
         self.pages: dict[str, str] = {}  # url path -> page_script_hash

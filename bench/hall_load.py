@@ -710,20 +710,22 @@ def fmt(value, spec: str = ".0f") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def table(results: list[dict]) -> str:
-    lines = [
-        "users  actions  failures  predict p50 / p95 / max (ms)   step p95  "
-        "server CPU s/action  RSS peak MB  generator CPU s"
-    ]
-    for r in results:
-        lines.append(
-            f"{r['users']:>5}  {r['actions']:>7}  {r['failures']:>8}  "
-            f"{fmt(r['p50_ms']):>11} / {fmt(r['p95_ms']):>5} / {fmt(r['max_ms']):>6}"
-            f"   {fmt(r['by_kind']['step']['p95_ms']):>8}  "
-            f"{fmt(r['server_cpu_s_per_action'], '.3f'):>19}  "
-            f"{fmt(r['server_rss_mb_peak']):>11}  {fmt(r['generator_cpu_s'], '.1f'):>15}"
-        )
-    return "\n".join(lines)
+HEADER = (
+    "| students | actions | failures | prediction p50 / p95 / max (ms) | step p95 (ms) "
+    "| server CPU s / action | server RSS peak (MB) | generator CPU (s) | load average at start |\n"
+    "|---:|---:|---:|---|---:|---:|---:|---:|---:|"
+)
+
+
+def row(r: dict) -> str:
+    """One markdown table row (docs/performance.md's table)."""
+    return (
+        f"| {r['users']} | {r['actions']} | {r['failures']} "
+        f"| {fmt(r['p50_ms'], ',.0f')} / {fmt(r['p95_ms'], ',.0f')} / {fmt(r['max_ms'], ',.0f')} "
+        f"| {fmt(r['by_kind']['step']['p95_ms'], ',.0f')} "
+        f"| {fmt(r['server_cpu_s_per_action'], '.3f')} | {fmt(r['server_rss_mb_peak'])} "
+        f"| {fmt(r['generator_cpu_s'], '.1f')} | {r['machine']['loadavg_1min_before']:.1f} |"
+    )
 
 
 def main(argv=None) -> list[dict]:
@@ -742,16 +744,14 @@ def main(argv=None) -> list[dict]:
     levels = [int(n) for n in args.curve.split(",")] if args.curve else [args.users]
     digits = mnist_pngs(args.digits)
     results = []
+    print(HEADER, flush=True)
     for users in levels:
-        result = run_level(args, users, digits)
-        results.append(result)
-        print(table([result]).splitlines()[-1] if results[1:] else table([result]), flush=True)
-    if len(results) > 1:
-        print("\n" + table(results))
+        results.append(run_level(args, users, digits))
+        print(row(results[-1]), flush=True)  # each row as soon as it is measured
+    text = json.dumps(results if args.curve else results[0], indent=2)
+    print(text)
     if args.json:
-        Path(args.json).write_text(
-            json.dumps(results if args.curve else results[0], indent=2) + "\n"
-        )
+        Path(args.json).write_text(text + "\n")
     return results
 
 

@@ -749,9 +749,9 @@ def main(argv=None) -> list[dict]:
         results.append(run_level(args, users, digits))
         print(row(results[-1]), flush=True)  # each row as soon as it is measured
     text = json.dumps(results if args.curve else results[0], indent=2)
-    print(text)
     if args.json:
         Path(args.json).write_text(text + "\n")
+    print(text)
     return results
 
 

@@ -254,3 +254,30 @@ def test_the_dialog_without_a_browser_url_says_so():
     assert [i.value for i in at.info] == [
         i18n._("The browser has not said this page's address yet. Close this and try again.")
     ]
+
+
+def test_sharing_a_drawing_says_the_drawing_does_not_travel(monkeypatch):
+    import numpy as np
+
+    from cnnviz.ui import state
+
+    monkeypatch.setattr(share_link, "lan_address", lambda: LAN)
+    i18n.set_language("en")
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.context = {"url": "http://localhost:8501/"}
+    at.session_state[state.CURRENT_IMAGE] = np.zeros((28, 28), np.float32)
+    at.session_state[state.CURRENT_IMAGE_SOURCE] = "drawing"
+    at.run()
+    at.switch_page("pages/4_softmax_backprop.py")
+    at.run()
+    at.button(key="cnnviz.share_button").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    (code,) = [c.value for c in at.code]
+    assert "input=drawing" in code
+    assert any("a drawing cannot travel in a link" in t for t in texts(at))
+    # An MNIST digit does travel: no such sentence.
+    at.session_state[state.CURRENT_IMAGE_SOURCE] = "MNIST test digit #5"
+    at.run()
+    at.button(key="cnnviz.share_button").click().run()
+    assert any("input=test" in c.value for c in at.code)
+    assert not any("a drawing cannot travel in a link" in t for t in texts(at))

@@ -7,9 +7,13 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnviz import share_link
-from cnnviz.i18n import _
+from cnnviz.i18n import N_, _
 from cnnviz.ui import state
 
+NO_DRAWING = N_(
+    "The link holds this page's settings but not your drawing or upload: a drawing cannot "
+    "travel in a link, so on another device draw it again (or pick an MNIST digit)."
+)
 BUTTON_KEY = "cnnviz.share_button"
 QR_KEY = "share_qr"  # the QR code's container: .st-key-share_qr in the page
 QR_WIDTH = 480  # px on screen: over a third of a 1280 projector; a phone shrinks it to fit
@@ -72,6 +76,8 @@ def _show() -> None:
     with text:
         st.markdown("#### " + _("Scan the code with your phone's camera, or type the address:"))
         st.code(link.url, language=None, wrap_lines=True)
+        if st.query_params.get("input") == "drawing":
+            st.caption(_(NO_DRAWING))
         _notes(link)
 
 

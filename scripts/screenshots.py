@@ -100,6 +100,23 @@ def main() -> None:
 
             go(page, t("Why convolution"))
             shoot(page, args.out / f"6-why-convolution{suffix}.png", 1700)
+
+            go(page, t("Tutorial"))
+            shoot(page, args.out / f"7-tutorial{suffix}.png", 1800)
+
+            # A lecture: the tutorial's -192 in presenter view, then the Join / share dialog.
+            page.goto(
+                f"{url}/convolution?input=tutorial&filter=vertical-sobel&pos=0,1"
+                f"&present=1&lang={args.lang}"
+            )
+            settle(page, 1500)
+            shoot(page, args.out / f"8-presenter{suffix}.png", 1300)
+            page.goto(f"{url}/convolution?input=tutorial&filter=vertical-sobel&lang={args.lang}")
+            settle(page, 1500)
+            page.get_by_role("button", name=t("Join / share")).first.click()
+            settle(page, 1500)
+            page.screenshot(path=str(args.out / f"9-join-share{suffix}.png"))
+            print(args.out / f"9-join-share{suffix}.png")
             browser.close()
 
 

@@ -28,7 +28,6 @@ pages = [
 page = st.navigation(pages)
 params = views.BY_PAGE.get(page.url_path, ())
 links.restore(page.url_path, params)  # a link opened here sets the page's controls
-try:
-    page.run()
-finally:  # also when the page stops early: the address bar always holds the view
-    links.publish(page.url_path, params)
+links.publish(page.url_path, params)  # the view as the person left it (a page may stop early)
+page.run()
+links.publish(page.url_path, params)  # and as the page's run made it

@@ -1,12 +1,17 @@
 """Every view is a link: the query string holds the state of the page on screen.
 
 Each page's :class:`Param` s are listed in :mod:`cnnviz.ui.views` (docs/links.md documents
-them); app.py calls :func:`restore` before the page runs and :func:`publish` after it (also
-when the page stops early). Restore: when the URL is not what this session wrote last for the
-page (a link opened in a new browser, a tutorial link, an edited address), every parameter is
-applied to the session, a missing one as the page's default; a value that is invalid or cannot
-travel (a drawing) falls back to the default, and one small line says so. Publish: the state
-goes back into the URL, so the address bar always holds the view.
+them). app.py calls :func:`restore` and :func:`publish` before the page runs, and
+:func:`publish` again after it: a page that stops early (``st.stop()``) can send nothing more,
+so the first one keeps the address right (the widgets' new values are in the session before
+the run); the second adds what the run itself set (first-run defaults, a clamped position).
+
+Restore, on the first run of a session or of a visit to the page (later runs are the person's
+own changes): when the URL is not what this session wrote last for the page (a link opened in
+a new browser, a tutorial link, an edited address), every parameter is applied to the session,
+a missing one as the page's default; a value that is invalid or cannot travel (a drawing)
+falls back to the default, and one small line says so. Publish: the state goes back into the
+URL, so the address bar always holds the view.
 """
 
 from __future__ import annotations
@@ -126,7 +131,12 @@ def _written() -> dict:
 
 def restore(page: str, params) -> None:
     """Apply the URL to the session when it came from outside this session (see the module)."""
-    st.session_state[PAGE] = page
+    previous, st.session_state[PAGE] = st.session_state.get(PAGE), page
+    if previous == page:
+        # A rerun of the page on screen (a widget changed): its widgets hold the view. The
+        # browser's address may lag a run behind (a click before the last run's address came
+        # back), so it is never read again here; links arrive with a new session or page.
+        return
     incoming = _incoming(params)
     if not incoming or incoming == _written().get(page):
         return  # no link (the page opened from the navigation), or our own address

@@ -6,7 +6,7 @@ Run with ``streamlit run app.py``.
 import streamlit as st
 
 from cnnviz.i18n import _
-from cnnviz.ui import language, links, views
+from cnnviz.ui import hall, language, links, views
 from cnnviz.ui.registry import PAGES
 
 st.set_page_config(page_title="cnnviz", page_icon=":material/neurology:", layout="wide")
@@ -19,6 +19,7 @@ pages = [
 page = st.navigation(pages)
 params = views.BY_PAGE.get(page.url_path, ())
 links.restore(page.url_path, params)  # a link opened here sets the page's controls
+hall.notice_a_move(page.url_path)  # once: this browser came back from a replica that stopped
 try:
     page.run()
 finally:  # also when the page stops early: the address bar always holds the view

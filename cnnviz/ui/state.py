@@ -35,3 +35,8 @@ TRAIN_FIGURES = "train_figures"  # the live view's slow figures and the snapshot
 
 # The session's language ("vi" or "en"), see cnnviz.ui.language.
 LANGUAGE = "cnnviz.language"
+
+# A lecture hall (deploy/hall.py): this session was checked for a browser that came back from a
+# replica that stopped, and the page where that is being said (cnnviz.ui.hall).
+HALL_CHECKED = "cnnviz.hall.checked"
+HALL_MOVED = "cnnviz.hall.moved"

@@ -360,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                 print("HAProxy stopped; closing the hall.", file=sys.stderr, flush=True)
                 return 1
             time.sleep(1)
-    except (FileNotFoundError, RuntimeError) as exc:
+    except (FileNotFoundError, RuntimeError, subprocess.CalledProcessError) as exc:
         print(exc, file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -324,7 +324,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.replicas < 1:
         parser.error("--replicas must be at least 1")
 
+    # Ctrl-C and SIGTERM both stop the hall (a shell may start a background job with SIGINT
+    # ignored, so it is set here too)
     signal.signal(signal.SIGTERM, _raise_interrupt)
+    signal.signal(signal.SIGINT, _raise_interrupt)
     hall = Hall(replicas=args.replicas, port=args.port, bind=args.bind, haproxy=args.haproxy)
     try:
         hall.start()

@@ -6,7 +6,7 @@ Run with ``streamlit run app.py``.
 import streamlit as st
 
 from cnnviz.i18n import _
-from cnnviz.ui import language, links, presenter, share, views
+from cnnviz.ui import hall, language, links, presenter, share, views
 from cnnviz.ui.registry import PAGES
 
 present = presenter.choose()  # reads ?present= only: the sidebar's first state depends on it
@@ -28,6 +28,7 @@ pages = [
 page = st.navigation(pages)
 params = views.BY_PAGE.get(page.url_path, ())
 links.restore(page.url_path, params)  # a link opened here sets the page's controls
+hall.notice_a_move(page.url_path)  # once: this browser came back from a replica that stopped
 links.publish(page.url_path, params)  # the view as the person left it (a page may stop early)
 page.run()
 links.publish(page.url_path, params)  # and as the page's run made it

@@ -41,3 +41,8 @@ PRESENT = "cnnviz.present"
 
 # The sidebar's Join / share was clicked: open its dialog in this run (cnnviz.ui.share).
 SHARE_ASKED = "cnnviz.share_asked"
+
+# A lecture hall (deploy/hall.py): this session was checked for a browser that came back from a
+# replica that stopped, and the page where that is being said (cnnviz.ui.hall).
+HALL_CHECKED = "cnnviz.hall.checked"
+HALL_MOVED = "cnnviz.hall.moved"

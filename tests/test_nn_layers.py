@@ -93,10 +93,12 @@ SAME_PADS_7x6 = {
 @pytest.mark.parametrize("padding", ["valid", "same"])
 @pytest.mark.parametrize("stride", [1, 2])
 @pytest.mark.parametrize("ksize", [3, 2])
-def test_conv2d_forward_matches_slow_loop(padding, stride, ksize):
+@pytest.mark.parametrize("channels, batch", [(3, 2), (5, 2), (5, 1), (1, 1)])
+def test_conv2d_forward_matches_slow_loop(padding, stride, ksize, channels, batch):
+    # 1-3 channels take im2col's gather, 5 its strided view; one image and a batch.
     rng = np.random.default_rng(1)
-    x = rng.normal(size=(2, 7, 6, 3))
-    layer = build64(Conv2D(4, ksize, strides=stride, padding=padding), (7, 6, 3))
+    x = rng.normal(size=(batch, 7, 6, channels))
+    layer = build64(Conv2D(4, ksize, strides=stride, padding=padding), (7, 6, channels))
     out = layer.forward(x)
     pads = SAME_PADS_7x6[ksize, stride] if padding == "same" else (0, 0, 0, 0)
     expected = slow_conv(x, layer.params["kernel"], layer.params["bias"], stride, pads)
@@ -122,6 +124,7 @@ def test_conv2d_matches_scipy_on_one_channel():
     [
         (lambda: Conv2D(3, 3, activation="relu"), (6, 5, 2)),
         (lambda: Conv2D(2, 3, strides=2, padding="same"), (7, 6, 2)),
+        (lambda: Conv2D(3, 3, strides=2, activation="relu"), (7, 6, 5)),
         (lambda: Conv2D(2, 2, padding="same", use_bias=False), (5, 5, 1)),
         (lambda: MaxPooling2D(2), (6, 5, 3)),
         (lambda: MaxPooling2D(3), (7, 6, 2)),

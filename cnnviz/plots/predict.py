@@ -290,9 +290,9 @@ def feature_maps_figure(
 
 def _image_axes(shape: tuple[int, ...], suffix: str = "") -> dict:
     """Axes for an image of ``shape`` (rows, columns): rows grow downwards, pixels stay square,
-    no tick clutter; fixed ranges (no autorange pass in the browser)."""
+    no axis drawn at all; fixed ranges (no autorange pass in the browser)."""
     rows, cols = shape[:2]
-    hidden = {"showticklabels": False, "showgrid": False, "zeroline": False}
+    hidden = {"visible": False}  # no ticks, labels, grid or line: nothing for Plotly to draw
     return {
         f"xaxis{suffix}": {**hidden, "range": [-0.5, cols - 0.5], "constrain": "domain"},
         f"yaxis{suffix}": {

@@ -85,16 +85,18 @@ st.markdown(
         "(red positive, blue negative); pooling keeps the strongest response of each 2x2 window."
     )
 )
-for name, fmap in maps:  # each layer across the whole width: big enough for a projector
-    layout.chart(
-        plots.feature_map_grid(
-            fmap,
-            title=layout.layer_caption(name, fmap.shape),
-            columns=8,
-            max_maps=16,
-            width_px=1100,
-        ),
-        width="stretch",
-    )
+# Every layer in one figure, each across the whole width: big enough for a projector.
+layout.chart(
+    plots.feature_maps_figure(
+        [(layout.layer_caption(name, fmap.shape), fmap) for name, fmap in maps],
+        columns=8,
+        max_maps=16,
+        width_px=1100,
+    ),
+    width="stretch",
+)
+for name, fmap in maps:
     if fmap.shape[2] > 16:
-        st.caption(_("The first 16 of {count} maps.").format(count=fmap.shape[2]))
+        st.caption(
+            _("{layer}: the first 16 of {count} maps.").format(layer=name, count=fmap.shape[2])
+        )

@@ -6,6 +6,7 @@ Every builder takes plain NumPy arrays and returns a Plotly figure; no Streamlit
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
@@ -20,19 +21,16 @@ HOVER_NAMES = (N_("tile"), N_("map"), N_("image"), N_("filter"))
 
 def image_figure(image: np.ndarray, title: str | None = None, height: int = 320) -> go.Figure:
     """A grey image (H, W) in [0, 1] (ink bright), drawn pixel by pixel with square pixels."""
-    image = np.asarray(image, dtype=float)
-    fig = go.Figure(
-        go.Heatmap(
-            z=image,
-            colorscale=style.IMAGE_SCALE,
-            zmin=0.0,
-            zmax=1.0,
-            showscale=False,
-            hovertemplate=_("row %{y}, column %{x}<br>value %{z:.2f}") + "<extra></extra>",
-        )
-    )
-    _square_axes(fig)
-    return style.apply(fig, title=title, height=height)
+    trace = {
+        "type": "heatmap",
+        "z": np.asarray(image, dtype=np.float32),
+        "colorscale": style.IMAGE_SCALE,
+        "zmin": 0.0,
+        "zmax": 1.0,
+        "showscale": False,
+        "hovertemplate": _("row %{y}, column %{x}<br>value %{z:.2f}") + "<extra></extra>",
+    }
+    return style.figure([trace], _image_axes(np.shape(image)), title=title, height=height)
 
 
 def probability_bars(
@@ -45,21 +43,89 @@ def probability_bars(
     probs = np.asarray(probs, dtype=float).ravel()
     names = class_names or [str(i) for i in range(len(probs))]
     best = int(np.argmax(probs))
-    colors = [style.HIGHLIGHT if i == best else style.ACCENT for i in range(len(probs))]
-    fig = go.Figure(
-        go.Bar(
-            x=names,
-            y=probs,
-            marker_color=colors,
-            text=[f"{p:.0%}" if p >= 0.005 else "" for p in probs],
-            textposition="outside",
-            cliponaxis=False,
-            hovertemplate="%{x}: %{y:.2%}<extra></extra>",
-        )
+    trace = {
+        "type": "bar",
+        "x": list(names),
+        "y": [round(float(p), 6) for p in probs],
+        "marker": {
+            "color": [style.HIGHLIGHT if i == best else style.ACCENT for i in range(len(probs))]
+        },
+        "text": [f"{p:.0%}" if p >= 0.005 else "" for p in probs],
+        "textposition": "outside",
+        "cliponaxis": False,
+        "hovertemplate": "%{x}: %{y:.2%}<extra></extra>",
+    }
+    layout = {
+        # room for the tick labels and axis titles, fixed (no second layout pass for it)
+        "margin": {"l": 78, "r": 10, "t": 50, "b": 62},
+        "xaxis": {"type": "category", "title": {"text": _("class")}},
+        "yaxis": {"range": [0, 1.12], "tickformat": ".0%", "title": {"text": _("probability")}},
+    }
+    return style.figure([trace], layout, title=_("Probabilities (softmax output)"), height=height)
+
+
+@dataclass
+class _Mosaic:
+    """Tiles (N, h, w) side by side in one array with blank (NaN) gaps and a title band above
+    each row of tiles; ``custom`` holds (tile number from 1, row, column) per cell, 0 in gaps
+    (never hovered; -1 would be bytes 0xFF, "/" in base64, which Plotly's JSON escapes to six
+    characters);
+    ``titles`` the (x, y, text) of each tile's title in the mosaic's coordinates."""
+
+    z: np.ndarray
+    custom: np.ndarray
+    titles: list[tuple[float, float, str]]
+
+    @classmethod
+    def of(cls, tiles: np.ndarray, titles: list[str], columns: int) -> _Mosaic:
+        n, h, w = tiles.shape
+        columns = max(1, min(columns, n))
+        rows = math.ceil(n / columns)
+        gap = max(1, round(max(h, w) / 7))
+        band = max(2, round(h * 0.35))  # room for the tile titles
+        height, width = rows * (h + band) + gap, columns * (w + gap) - gap
+        z = np.full((height, width), np.nan, dtype=np.float32)  # half the bytes of float64
+        # int8 when it fits: a quarter of the bytes again (Plotly sends it as a typed array)
+        small = max(n, h, w) < 127
+        custom = np.zeros((height, width, 3), dtype=np.int8 if small else np.int32)
+        placed = []
+        for i in range(n):
+            r, c = divmod(i, columns)
+            top, left = r * (h + band) + band, c * (w + gap)
+            z[top : top + h, left : left + w] = tiles[i]
+            custom[top : top + h, left : left + w, 0] = i + 1
+            custom[top : top + h, left : left + w, 1] = np.arange(h)[:, None]
+            custom[top : top + h, left : left + w, 2] = np.arange(w)[None, :]
+            placed.append((left + (w - 1) / 2, top - 0.6, titles[i]))
+        return cls(z, custom, placed)
+
+
+def _hover(hover_name: str) -> str:
+    return (
+        _(hover_name)
+        + " %{customdata[0]}<br>"
+        + _("row %{customdata[1]}, column %{customdata[2]}<br>value %{z:.3f}")
+        + "<extra></extra>"
     )
-    fig.update_yaxes(range=[0, 1.12], tickformat=".0%", title=_("probability"))
-    fig.update_xaxes(type="category", title=_("class"))
-    return style.apply(fig, title=_("Probabilities (softmax output)"), height=height)
+
+
+def _tile_titles(mosaic: _Mosaic, axis: str = "") -> dict:
+    """Each tile's title above it: one text trace (drawn far faster by Plotly.js than one
+    annotation per tile)."""
+    x, y, text = zip(*mosaic.titles, strict=True) if mosaic.titles else ((), (), ())
+    return {
+        "type": "scatter",
+        "mode": "text",
+        "x": list(x),
+        "y": list(y),
+        "text": list(text),
+        "textposition": "top center",
+        "textfont": {"size": style.FONT_SIZE - 3},
+        "hoverinfo": "skip",
+        "showlegend": False,
+        "xaxis": f"x{axis}",
+        "yaxis": f"y{axis}",
+    }
 
 
 def tile_grid(
@@ -83,61 +149,49 @@ def tile_grid(
     ``width_px`` is the width the figure will get on the page (used to choose its height).
     ``cell_text`` writes each value in its cell (for 3x3 filters).
     """
-    tiles = np.asarray(tiles, dtype=float)
-    n, h, w = tiles.shape
-    columns = max(1, min(columns, n))
-    rows = math.ceil(n / columns)
-    gap = max(1, round(max(h, w) / 7))
-    band = max(2, round(h * 0.35))  # room for the tile titles
-    height, width = rows * (h + band) + gap, columns * (w + gap) - gap
-    z = np.full((height, width), np.nan, dtype=np.float32)  # half the bytes sent to the browser
-    custom = np.full((height, width, 3), -1, dtype=int)
-    annotations = []
-    for i in range(n):
-        r, c = divmod(i, columns)
-        top, left = r * (h + band) + band, c * (w + gap)
-        z[top : top + h, left : left + w] = tiles[i]
-        custom[top : top + h, left : left + w, 0] = i + 1
-        custom[top : top + h, left : left + w, 1] = np.arange(h)[:, None]
-        custom[top : top + h, left : left + w, 2] = np.arange(w)[None, :]
-        annotations.append(
-            dict(
-                x=left + (w - 1) / 2,
-                y=top - 0.6,
-                text=titles[i],
-                showarrow=False,
-                yanchor="bottom",
-                font=dict(size=style.FONT_SIZE - 3),
-            )
-        )
-    text = None
+    mosaic = _Mosaic.of(np.asarray(tiles, dtype=float), titles, columns)
+    z = mosaic.z
+    trace = {
+        "type": "heatmap",
+        "z": z,
+        "customdata": mosaic.custom,
+        "colorscale": colorscale,
+        "zmin": zmin,
+        "zmax": zmax,
+        "showscale": showscale,
+        "colorbar": {"thickness": 14, "len": 0.9},
+        "hoverongaps": False,
+        "hovertemplate": _hover(hover_name),
+    }
     if cell_text:
-        text = np.where(np.isnan(z), "", np.vectorize(lambda v: f"{v:.2f}")(np.nan_to_num(z)))
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            customdata=custom,
-            colorscale=colorscale,
-            zmin=zmin,
-            zmax=zmax,
-            showscale=showscale,
-            colorbar=dict(thickness=14, len=0.9),
-            hoverongaps=False,
-            text=text,
-            texttemplate="%{text}" if cell_text else None,
-            textfont=dict(size=style.CELL_FONT_SIZE - 3),
-            hovertemplate=_(hover_name)
-            + " %{customdata[0]}<br>"
-            + _("row %{customdata[1]}, column %{customdata[2]}<br>value %{z:.3f}")
-            + "<extra></extra>",
+        trace["text"] = np.where(
+            np.isnan(z), "", np.vectorize(lambda v: f"{v:.2f}")(np.nan_to_num(z))
         )
-    )
-    fig.update_layout(annotations=annotations)
-    _square_axes(fig)
+        trace["texttemplate"] = "%{text}"
+        trace["textfont"] = {"size": style.CELL_FONT_SIZE - 3}
+    height, width = z.shape
     plot_width = width_px - (90 if showscale else 20)
     fig_height = (60 if title else 15) + plot_width * height / width
-    style.apply(fig, title=title, height=int(min(max(fig_height, 140), 900)))
-    return fig
+    return style.figure(
+        [trace, _tile_titles(mosaic)],
+        _image_axes(z.shape),
+        title=title,
+        height=int(min(max(fig_height, 140), 900)),
+    )
+
+
+def _layer_tiles(maps: np.ndarray, max_maps: int) -> tuple[np.ndarray, str, float, float]:
+    """The first ``max_maps`` channels of (H, W, C) as tiles (N, H, W), with their colour scale
+    and range: signed values diverging around zero, non-negative ones (after ReLU) sequential."""
+    maps = np.asarray(maps, dtype=float)
+    if maps.ndim == 2:
+        maps = maps[:, :, np.newaxis]
+    count = min(maps.shape[2], max_maps)
+    tiles = np.moveaxis(maps[:, :, :count], 2, 0)
+    limit = float(np.max(np.abs(tiles))) or 1.0
+    if np.min(tiles) < 0:
+        return tiles, style.SIGNED_SCALE, -limit, limit
+    return tiles, style.POSITIVE_SCALE, 0.0, limit
 
 
 def feature_map_grid(
@@ -152,40 +206,99 @@ def feature_map_grid(
     Signed values use the diverging scale centred on zero (positive red, negative blue);
     non-negative ones (after ReLU) the sequential scale.
     """
-    maps = np.asarray(maps, dtype=float)
-    if maps.ndim == 2:
-        maps = maps[:, :, np.newaxis]
-    count = min(maps.shape[2], max_maps)
-    tiles = np.moveaxis(maps[:, :, :count], 2, 0)
-    limit = float(np.max(np.abs(tiles))) or 1.0
-    signed = bool(np.min(tiles) < 0)
+    tiles, scale, zmin, zmax = _layer_tiles(maps, max_maps)
     return tile_grid(
         tiles,
-        [f"#{c + 1}" for c in range(count)],
+        [f"#{c + 1}" for c in range(len(tiles))],
         columns,
-        style.SIGNED_SCALE if signed else style.POSITIVE_SCALE,
-        -limit if signed else 0.0,
-        limit,
+        scale,
+        zmin,
+        zmax,
         title=title,
         width_px=width_px,
         hover_name=N_("map"),
     )
 
 
-def _square_axes(fig: go.Figure) -> None:
-    """Rows grow downwards like an image, pixels stay square, no tick clutter."""
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(
-        showticklabels=False,
-        showgrid=False,
-        zeroline=False,
-        autorange="reversed",
-        scaleanchor="x",
-        constrain="domain",
-    )
-    # make_subplots names axes x, x2, ...; anchor each y axis to its own x axis.
-    layout = fig.layout
-    for name in list(layout):
-        if name.startswith("yaxis"):
-            suffix = name[len("yaxis") :]
-            layout[name].scaleanchor = f"x{suffix}"
+def feature_maps_figure(
+    layers: list[tuple[str, np.ndarray]],
+    columns: int = 8,
+    max_maps: int = 16,
+    width_px: int = 1100,
+) -> go.Figure:
+    """The feature maps of several layers in ONE figure: a band per layer, top to bottom.
+
+    layers: [(title, output (H, W, C))]. Each band is :func:`feature_map_grid`'s mosaic of the
+    layer's first ``max_maps`` channels with its own colour scale and colour bar (beside the
+    band), its title above it; hovering gives map, row, column and value. One figure instead
+    of one per layer: one Plotly chart for the browser to lay out, one element for Streamlit.
+    """
+    plot_width = width_px - 90  # the colour bars' room on the right
+    title_px, gap_px = 40, 16
+    bands, traces, annotations = [], [], []
+    for title, maps in layers:
+        tiles, scale, zmin, zmax = _layer_tiles(maps, max_maps)
+        mosaic = _Mosaic.of(tiles, [f"#{c + 1}" for c in range(len(tiles))], columns)
+        rows, cols = mosaic.z.shape
+        bands.append((title, mosaic, scale, zmin, zmax, plot_width * rows / cols))
+    total = sum(title_px + band[-1] for band in bands) + gap_px * (len(bands) - 1)
+    layout: dict = {"margin": {"l": 10, "r": 10, "t": 10, "b": 10}, "showlegend": False}
+    top = 0.0  # pixels from the top of the plot area
+    for i, (title, mosaic, scale, zmin, zmax, plot_px) in enumerate(bands):
+        axis = "" if i == 0 else str(i + 1)
+        y1 = 1 - (top + title_px) / total
+        y0 = 1 - (top + title_px + plot_px) / total
+        traces.append(
+            {
+                "type": "heatmap",
+                "z": mosaic.z,
+                "customdata": mosaic.custom,
+                "colorscale": scale,
+                "zmin": zmin,
+                "zmax": zmax,
+                "colorbar": {"thickness": 14, "len": 0.9 * (y1 - y0), "y": (y0 + y1) / 2},
+                "hoverongaps": False,
+                "hovertemplate": _hover(N_("map")),
+                "xaxis": f"x{axis}",
+                "yaxis": f"y{axis}",
+            }
+        )
+        axes = _image_axes(mosaic.z.shape, axis)
+        axes[f"xaxis{axis}"]["domain"] = [0, 1]
+        axes[f"yaxis{axis}"]["domain"] = [max(y0, 0.0), y1]
+        axes[f"xaxis{axis}"]["anchor"] = f"y{axis}"
+        axes[f"yaxis{axis}"]["anchor"] = f"x{axis}"
+        layout.update(axes)
+        annotations.append(
+            {
+                "text": title,
+                "x": 0,
+                "y": 1 - top / total,
+                "xref": "paper",
+                "yref": "paper",
+                "xanchor": "left",
+                "yanchor": "top",
+                "showarrow": False,
+                "font": {"size": style.TITLE_SIZE},
+            }
+        )
+        traces.append(_tile_titles(mosaic, axis))
+        top += title_px + plot_px + gap_px
+    layout["annotations"] = annotations
+    return style.figure(traces, layout, height=int(total + 20))
+
+
+def _image_axes(shape: tuple[int, ...], suffix: str = "") -> dict:
+    """Axes for an image of ``shape`` (rows, columns): rows grow downwards, pixels stay square,
+    no axis drawn at all; fixed ranges (no autorange pass in the browser)."""
+    rows, cols = shape[:2]
+    hidden = {"visible": False}  # no ticks, labels, grid or line: nothing for Plotly to draw
+    return {
+        f"xaxis{suffix}": {**hidden, "range": [-0.5, cols - 0.5], "constrain": "domain"},
+        f"yaxis{suffix}": {
+            **hidden,
+            "range": [rows - 0.5, -0.5],
+            "scaleanchor": f"x{suffix}",
+            "constrain": "domain",
+        },
+    }

@@ -1,0 +1,124 @@
+"""The Draw & predict figures (cnnviz.plots.predict), built from plain dicts without Plotly's
+validation: they must still be valid Plotly, show the right numbers (oracle: SciPy's
+correlate2d and a NumPy 2x2 max for the bundled tutorial network), keep hover values and
+colour bars, and stay small on the wire."""
+
+import base64
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io as pio
+import pytest
+from scipy.signal import correlate2d
+
+from cnnviz.plots import predict as plots
+from cnnviz.plots import training
+from cnnviz.ui import models
+
+
+def validated(fig: go.Figure) -> go.Figure:
+    """The same figure through Plotly's validation: raises on any invalid property."""
+    return go.Figure(fig.to_plotly_json())
+
+
+def array(value) -> np.ndarray:
+    """A figure's array as the browser reads it: a list, or Plotly's base64 typed array."""
+    if isinstance(value, dict):
+        raw = np.frombuffer(base64.b64decode(value["bdata"]), np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        return raw.reshape([int(n) for n in str(shape).split(",")]) if shape else raw
+    return np.asarray(value)
+
+
+def tiles_of(trace: dict) -> dict[int, np.ndarray]:
+    """{tile number: (h, w) values} read back from a mosaic through its hover data."""
+    z, custom = array(trace["z"]).astype(float), array(trace["customdata"])
+    tiles = {}
+    for number in sorted(set(custom[..., 0].ravel()) - {0}):
+        rows, cols = np.nonzero(custom[..., 0] == number)
+        tile = np.full((custom[rows, cols, 1].max() + 1, custom[rows, cols, 2].max() + 1), np.nan)
+        tile[custom[rows, cols, 1], custom[rows, cols, 2]] = z[rows, cols]
+        tiles[int(number)] = tile
+    return tiles
+
+
+@pytest.fixture(scope="module")
+def digit(mnist_test):
+    x_test, _ = mnist_test
+    return x_test[42].astype(np.float32) / 255.0
+
+
+def test_one_figure_holds_every_layer_with_the_numbers_of_scipy(bundled, digit):
+    probs, maps = models.analyse(bundled, digit)
+    fig = plots.feature_maps_figure([(name, fmap) for name, fmap in maps])
+    validated(fig)
+    heatmaps = [t for t in fig.to_plotly_json()["data"] if t["type"] == "heatmap"]
+    assert len(heatmaps) == len(maps) == 2
+
+    # the oracle: the tutorial's valid 3x3 correlation of (image - 0.5), no bias, no activation
+    kernel = np.asarray(bundled.layers[0].params["kernel"], float)[:, :, 0, :]
+    x = digit.astype(float) - 0.5
+    conv = np.stack([correlate2d(x, kernel[:, :, f], mode="valid") for f in range(8)], axis=-1)
+    pooled = conv[:26, :26].reshape(13, 2, 13, 2, 8).max(axis=(1, 3))
+    for trace, expected in zip(heatmaps, (conv, pooled), strict=True):
+        tiles = tiles_of(trace)
+        assert sorted(tiles) == list(range(1, 9))
+        for number, tile in tiles.items():
+            np.testing.assert_allclose(tile, expected[:, :, number - 1], atol=1e-4)
+        # one colour scale per layer, symmetric around zero, covering every value
+        assert trace["zmin"] == -trace["zmax"] >= -np.abs(expected).max() - 1e-4
+        assert trace.get("showscale", True) is not False
+        assert "colorbar" in trace and isinstance(trace["colorscale"], list)
+        assert "%{z:.3f}" in trace["hovertemplate"]
+        assert "%{customdata[1]}" in trace["hovertemplate"]
+        assert trace["hoverongaps"] is False
+    # the two colour bars sit beside their own band, not on top of each other
+    ys = sorted(t["colorbar"]["y"] for t in heatmaps)
+    assert ys[1] - ys[0] > 0.2
+    text = pio.to_json(fig, validate=False)
+    assert "conv2d: 26 x 26 x 8" not in text  # titles are given by the caller
+    assert len(text) < 200_000
+
+
+def test_titles_and_tile_numbers_are_in_the_figure(bundled, digit):
+    _, maps = models.analyse(bundled, digit)
+    fig = plots.feature_maps_figure([(f"{name}!", fmap) for name, fmap in maps])
+    spec = fig.to_plotly_json()
+    assert [a["text"] for a in spec["layout"]["annotations"]] == ["conv2d!", "max_pooling2d!"]
+    labels = [t for t in spec["data"] if t["type"] == "scatter"]
+    assert [list(t["text"]) for t in labels] == [[f"#{i}" for i in range(1, 9)]] * 2
+    assert all(t["hoverinfo"] == "skip" for t in labels)
+
+
+def test_more_maps_than_shown_and_a_positive_layer(digit):
+    rng = np.random.default_rng(0)
+    relu = np.abs(rng.normal(size=(11, 11, 40)))
+    fig = plots.feature_maps_figure([("relu", relu)], columns=8, max_maps=16)
+    validated(fig)
+    (heatmap,) = [t for t in fig.to_plotly_json()["data"] if t["type"] == "heatmap"]
+    tiles = tiles_of(heatmap)
+    assert sorted(tiles) == list(range(1, 17))
+    np.testing.assert_allclose(tiles[16], relu[:, :, 15], atol=1e-6)
+    assert heatmap["zmin"] == 0.0 and heatmap["zmax"] == pytest.approx(relu[:, :, :16].max())
+
+
+def test_the_input_and_the_probabilities(digit):
+    validated(image := plots.image_figure(digit))
+    (trace,) = image.to_dict()["data"]
+    np.testing.assert_array_equal(array(trace["z"]), digit)
+    assert "%{z:.2f}" in trace["hovertemplate"]
+    probs = np.full(10, 0.01)
+    probs[7] = 0.91
+    validated(bars := plots.probability_bars(probs))
+    (trace,) = bars.to_dict()["data"]
+    np.testing.assert_allclose(array(trace["y"]), probs)
+    assert trace["marker"]["color"][7] != trace["marker"]["color"][0]
+    assert "%{y:.2%}" in trace["hovertemplate"]
+
+
+def test_the_other_tile_grids_stay_valid():
+    rng = np.random.default_rng(1)
+    validated(training.filters_grid(rng.normal(size=(3, 3, 8)), annotate=True))
+    validated(plots.feature_map_grid(rng.normal(size=(26, 26, 8)), title="t"))
+    gallery = training.misclassified_gallery(rng.random((3, 28, 28)), [1, 2, 3], [4, 5, 6])
+    validated(gallery)

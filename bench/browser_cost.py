@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,15 +27,9 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+sys.path.insert(0, str(ROOT))
+from scripts.app_server import CHROMIUM, app_command, free_port  # noqa: E402
+from scripts.app_server import CHROMIUM_ARGS as FLAGS  # noqa: E402
 
 # True once a finished rerun shows the Prediction metric for an input whose caption differs
 # from ``old`` (the caption names the MNIST digit drawn), as in tests/test_crowd.py.
@@ -60,12 +53,6 @@ CAPTION = """
 () => ([...document.querySelectorAll('[data-testid="stCaptionContainer"]')]
   .map(e => e.innerText.trim()).find(t => t.startsWith('28 x 28 input from')) || '')
 """
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -104,21 +91,7 @@ def one_run(app_dir: Path, presses: int) -> dict:
 
     port = free_port()
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
+        app_command(port),
         cwd=app_dir,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -79,6 +79,7 @@ from urllib3.util import Retry
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from scripts.app_server import app_command, free_port  # noqa: E402
 
 # The English labels the app shows (pages/1_draw_predict.py, cnnviz/ui/inputs.py, stepper.py).
 UPLOAD_LABEL = "Upload a picture of a digit"
@@ -482,14 +483,6 @@ class Student(User):
 # -- the server --------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     """``streamlit run app.py`` on a free local port, for the duration of a ``with`` block."""
 
@@ -501,21 +494,7 @@ class Server:
 
     def __enter__(self) -> "Server":
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
-                "--server.headless",
-                "true",
-                "--server.port",
-                str(self.port),
-                "--server.address",
-                "127.0.0.1",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
+            app_command(self.port),
             cwd=ROOT,
             stdout=self.log,
             stderr=subprocess.STDOUT,

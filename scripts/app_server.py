@@ -1,6 +1,7 @@
 """Start ``streamlit run app.py`` on a free local port and wait until it answers.
 
-Shared by the browser tests (tests/conftest.py) and scripts/screenshots.py.
+Shared by the browser tests (tests/conftest.py), scripts/screenshots.py and the benchmarks
+that start the app (bench/hall_load.py, bench/browser_cost.py).
 """
 
 from __future__ import annotations
@@ -34,6 +35,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def app_command(port: int) -> list[str]:
+    """``streamlit run app.py`` headless on 127.0.0.1:``port`` (run it with cwd= a checkout)."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+    ]
+
+
 def answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -50,21 +70,7 @@ def serve_app(log=subprocess.DEVNULL, timeout: float = 90):
     """
     port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
+        app_command(port),
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,

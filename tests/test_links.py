@@ -273,3 +273,9 @@ def test_an_address_one_run_behind_never_undoes_a_change():
     at.run()
     assert widget(at, "train_seed") == 3 and widget(at, "train_preset") == "Custom"
     assert query(at)["seed"] == "3"
+
+
+def test_a_very_long_tampered_value_is_quoted_short():
+    at = open_link(CONV, {"input": "mnist:" + "9" * 5000})
+    (said,) = notices(at)
+    assert "input=mnist:99" in said and len(said) < 200

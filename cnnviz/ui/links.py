@@ -121,6 +121,12 @@ def position(name: str, prefix: str) -> Param:
     return Param(name, read, apply)
 
 
+def _shortened(text: str | None, most: int = 24) -> str:
+    """A link's value as the notice quotes it: a tampered one may be any length."""
+    text = str(text)
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
 def _incoming(params) -> dict[str, str]:
     return {p.name: st.query_params[p.name] for p in params if p.name in st.query_params}
 
@@ -150,7 +156,7 @@ def restore(page: str, params) -> None:
             moved.append(str(error))
             param.apply(None)
         except (ValueError, KeyError, TypeError, InputError):
-            bad.append(f"{param.name}={text}")
+            bad.append(f"{param.name}={_shortened(text)}")
             param.apply(None)
     sentences = moved + ([_(BAD_VALUES).format(names=", ".join(bad))] if bad else [])
     st.session_state.pop(NOTICE, None)

@@ -9,7 +9,6 @@ import streamlit as st
 
 from cnnviz import filters, lessons
 from cnnviz.i18n import N_
-from cnnviz.nn import bundled_models
 from cnnviz.ui import conv_settings, inputs, links, models, softmax_parts, state, train_settings
 from cnnviz.ui.links import CannotTravel, Param, among, choice, integer, position
 
@@ -71,29 +70,26 @@ def _apply_current_input(text: str | None) -> None:
 
 CURRENT_INPUT = Param("input", _current_input_text, _apply_current_input)
 
-MODEL_SLUGS = {"tutorial": "Tutorial network", "strong": "Stronger network"}
-MODEL_SLUGS_AWAY = {"session": models.SESSION_LABEL, "upload": models.UPLOADED_LABEL}
+MODEL_SLUGS = {
+    "tutorial": "Tutorial network",
+    "strong": "Stronger network",
+    "session": models.SESSION_LABEL,  # only where it was trained or uploaded
+    "upload": models.UPLOADED_LABEL,
+}
 
 
 def _model_text() -> str | None:
     choice_ = st.session_state.get(state.CURRENT_MODEL_CHOICE)
-    every = {**MODEL_SLUGS, **MODEL_SLUGS_AWAY}
-    return next((text for text, label in every.items() if label == choice_), None)
+    return next((text for text, label in MODEL_SLUGS.items() if label == choice_), None)
 
 
 def _apply_model(text: str | None) -> None:
     if text is None:
         return  # keep this browser's model
-    if text in MODEL_SLUGS:
-        if MODEL_SLUGS[text] not in bundled_models():
-            raise CannotTravel(NO_MODEL)
-        st.session_state[state.CURRENT_MODEL_CHOICE] = MODEL_SLUGS[text]
-    elif text in MODEL_SLUGS_AWAY:
-        if MODEL_SLUGS_AWAY[text] not in models.model_options():
-            raise CannotTravel(NO_MODEL)
-        st.session_state[state.CURRENT_MODEL_CHOICE] = MODEL_SLUGS_AWAY[text]
-    else:
-        raise ValueError(text)
+    label = MODEL_SLUGS[text]
+    if label not in models.model_options():  # a bundled file missing, another browser's model
+        raise CannotTravel(NO_MODEL)
+    st.session_state[state.CURRENT_MODEL_CHOICE] = label
 
 
 MODEL = Param("model", _model_text, _apply_model)

@@ -52,29 +52,45 @@ def test_one_figure_holds_every_layer_with_the_numbers_of_scipy(bundled, digit):
     probs, maps = models.analyse(bundled, digit)
     fig = plots.feature_maps_figure([(name, fmap) for name, fmap in maps])
     validated(fig)
-    heatmaps = [t for t in fig.to_plotly_json()["data"] if t["type"] == "heatmap"]
-    assert len(heatmaps) == len(maps) == 2
+    data = fig.to_plotly_json()["data"]
+    heatmaps = [t for t in data if t["type"] == "heatmap" and "customdata" in t]
+    strips = [t for t in data if t["type"] == "heatmap" and "customdata" not in t]
+    assert len(heatmaps) == len(strips) == len(maps) == 2
 
     # the oracle: the tutorial's valid 3x3 correlation of (image - 0.5), no bias, no activation
     kernel = np.asarray(bundled.layers[0].params["kernel"], float)[:, :, 0, :]
     x = digit.astype(float) - 0.5
     conv = np.stack([correlate2d(x, kernel[:, :, f], mode="valid") for f in range(8)], axis=-1)
     pooled = conv[:26, :26].reshape(13, 2, 13, 2, 8).max(axis=(1, 3))
-    for trace, expected in zip(heatmaps, (conv, pooled), strict=True):
+    for trace, strip, expected in zip(heatmaps, strips, (conv, pooled), strict=True):
         tiles = tiles_of(trace)
         assert sorted(tiles) == list(range(1, 9))
         for number, tile in tiles.items():
             np.testing.assert_allclose(tile, expected[:, :, number - 1], atol=1e-4)
         # one colour scale per layer, symmetric around zero, covering every value
         assert trace["zmin"] == -trace["zmax"] >= -np.abs(expected).max() - 1e-4
-        assert trace.get("showscale", True) is not False
-        assert "colorbar" in trace and isinstance(trace["colorscale"], list)
+        # its colour scale beside it: a strip from zmax (top) to zmin in the same colours,
+        # on the band's own axes, right of every tile, hovering gives the value
+        assert isinstance(trace["colorscale"], list) and strip["colorscale"] == trace["colorscale"]
+        values = array(strip["z"]).ravel()
+        assert values[[0, -1]] == pytest.approx([trace["zmax"], trace["zmin"]])
+        assert np.all(np.diff(values) < 0)
+        assert (strip["xaxis"], strip["yaxis"]) == (trace["xaxis"], trace["yaxis"])
+        assert strip["x0"] - strip["dx"] / 2 > array(trace["z"]).shape[1] - 0.5
+        assert "%{z:.3f}" in strip["hovertemplate"]
         assert "%{z:.3f}" in trace["hovertemplate"]
         assert "%{customdata[1]}" in trace["hovertemplate"]
         assert trace["hoverongaps"] is False
-    # the two colour bars sit beside their own band, not on top of each other
-    ys = sorted(t["colorbar"]["y"] for t in heatmaps)
-    assert ys[1] - ys[0] > 0.2
+    # each strip's three labels: the band's largest, middle and smallest value
+    labels = [t for t in data if t.get("textposition") == "middle right"]
+    for trace, label in zip(heatmaps, labels, strict=True):
+        top, middle, bottom = (float(t.replace("\u2212", "-")) for t in label["text"])
+        assert top == pytest.approx(trace["zmax"], rel=1e-2)
+        assert bottom == pytest.approx(trace["zmin"], rel=1e-2, abs=1e-9)
+        assert middle == pytest.approx((trace["zmax"] + trace["zmin"]) / 2, abs=1e-2)
+        assert label["yaxis"] == trace["yaxis"] and label["cliponaxis"] is False
+    # no Plotly colour bar: it would push the margin and make Plotly.js draw the figure twice
+    assert not any(t.get("showscale", True) for t in data if t["type"] == "heatmap")
     text = pio.to_json(fig, validate=False)
     assert "conv2d: 26 x 26 x 8" not in text  # titles are given by the caller
     assert len(text) < 200_000
@@ -85,7 +101,7 @@ def test_titles_and_tile_numbers_are_in_the_figure(bundled, digit):
     fig = plots.feature_maps_figure([(f"{name}!", fmap) for name, fmap in maps])
     spec = fig.to_plotly_json()
     assert [a["text"] for a in spec["layout"]["annotations"]] == ["conv2d!", "max_pooling2d!"]
-    labels = [t for t in spec["data"] if t["type"] == "scatter"]
+    labels = [t for t in spec["data"] if t.get("textposition") == "top center"]
     assert [list(t["text"]) for t in labels] == [[f"#{i}" for i in range(1, 9)]] * 2
     assert all(t["hoverinfo"] == "skip" for t in labels)
 
@@ -95,11 +111,12 @@ def test_more_maps_than_shown_and_a_positive_layer(digit):
     relu = np.abs(rng.normal(size=(11, 11, 40)))
     fig = plots.feature_maps_figure([("relu", relu)], columns=8, max_maps=16)
     validated(fig)
-    (heatmap,) = [t for t in fig.to_plotly_json()["data"] if t["type"] == "heatmap"]
+    heatmap, strip = [t for t in fig.to_plotly_json()["data"] if t["type"] == "heatmap"]
     tiles = tiles_of(heatmap)
     assert sorted(tiles) == list(range(1, 17))
     np.testing.assert_allclose(tiles[16], relu[:, :, 15], atol=1e-6)
     assert heatmap["zmin"] == 0.0 and heatmap["zmax"] == pytest.approx(relu[:, :, :16].max())
+    assert array(strip["z"]).ravel()[[0, -1]] == pytest.approx([heatmap["zmax"], 0.0])
 
 
 def test_the_input_and_the_probabilities(digit):

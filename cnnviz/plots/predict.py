@@ -100,6 +100,76 @@ class _Mosaic:
         return cls(z, custom, placed)
 
 
+# The colour scale beside a mosaic: a strip of STRIP_STEPS cells (zmax at the top), as wide as
+# STRIP_WIDTH of the mosaic's width, after a gap; its three values are written to its right,
+# in LABEL_ROOM pixels of right margin. Drawn as a small heatmap and three text points instead
+# of a Plotly colour bar: a colour bar is a whole axis (ticks measured one by one) and pushes
+# the margin, which makes Plotly.js lay out and draw the figure twice; on a prediction the
+# colour bars were 40% of the feature maps' drawing time in the browser.
+STRIP_STEPS = 64
+STRIP_WIDTH = 0.02
+LABEL_ROOM = 64
+
+
+def _scale_strip(
+    mosaic: _Mosaic, scale, zmin: float, zmax: float, axis: str = ""
+) -> tuple[dict, list[tuple[float, float, str]], float]:
+    """The colour-scale strip right of ``mosaic`` (a heatmap trace on the mosaic's axes), the
+    (x, y, text) of its labels (top, middle, bottom value) and the x where the strip ends."""
+    rows, cols = mosaic.z.shape
+    top = min(y for _x, y, _t in mosaic.titles) + 0.6 if mosaic.titles else 0.0  # first tile row
+    width = max(1.0, STRIP_WIDTH * cols)
+    left = cols - 0.5 + max(1.0, width / 2)
+    step = (rows - top) / STRIP_STEPS
+    values = np.linspace(zmax, zmin, STRIP_STEPS, dtype=np.float32)[:, np.newaxis]
+    trace = {
+        "type": "heatmap",
+        "z": values,
+        "x0": left + width / 2,
+        "dx": width,
+        "y0": top - 0.5 + step / 2,
+        "dy": step,
+        "colorscale": scale,
+        "zmin": zmin,
+        "zmax": zmax,
+        "showscale": False,
+        "hovertemplate": _("colour scale: %{z:.3f}") + "<extra></extra>",
+        "xaxis": f"x{axis}",
+        "yaxis": f"y{axis}",
+    }
+    end = left + width
+    labels = [
+        (end, top - 0.5, _number(zmax)),
+        (end, top - 0.5 + (rows - top) / 2, _number((zmin + zmax) / 2)),
+        (end, rows - 0.5, _number(zmin)),
+    ]
+    return trace, labels, end
+
+
+def _number(value: float) -> str:
+    """A colour-scale label: 3 significant digits, a true minus sign."""
+    text = f"{value:.3g}"
+    return "0" if text in ("0", "-0") else text.replace("-", "−")
+
+
+def _scale_labels(labels: list[tuple[float, float, str]], axis: str = "") -> dict:
+    x, y, text = zip(*labels, strict=True)
+    return {
+        "type": "scatter",
+        "mode": "text",
+        "x": list(x),
+        "y": list(y),
+        "text": list(text),
+        "textposition": "middle right",
+        "textfont": {"size": style.FONT_SIZE - 3},
+        "cliponaxis": False,  # in the right margin, LABEL_ROOM pixels
+        "hoverinfo": "skip",
+        "showlegend": False,
+        "xaxis": f"x{axis}",
+        "yaxis": f"y{axis}",
+    }
+
+
 def _hover(hover_name: str) -> str:
     return (
         _(hover_name)
@@ -151,6 +221,7 @@ def tile_grid(
     """
     mosaic = _Mosaic.of(np.asarray(tiles, dtype=float), titles, columns)
     z = mosaic.z
+    colorscale = style.colorscale(colorscale) if isinstance(colorscale, str) else colorscale
     trace = {
         "type": "heatmap",
         "z": z,
@@ -158,26 +229,28 @@ def tile_grid(
         "colorscale": colorscale,
         "zmin": zmin,
         "zmax": zmax,
-        "showscale": showscale,
-        "colorbar": {"thickness": 14, "len": 0.9},
+        "showscale": False,
         "hoverongaps": False,
         "hovertemplate": _hover(hover_name),
     }
+    traces = [trace, _tile_titles(mosaic)]
+    layout = _image_axes(z.shape)
+    if showscale:
+        strip, labels, end = _scale_strip(mosaic, colorscale, zmin, zmax)
+        traces += [strip, _scale_labels(labels)]
+        layout["xaxis"]["range"] = [-0.5, end]
+    right = LABEL_ROOM if showscale else 10
+    layout["margin"] = {"l": 10, "r": right, "t": 50 if title else 10, "b": 10}
     if cell_text:
         trace["text"] = np.where(
             np.isnan(z), "", np.vectorize(lambda v: f"{v:.2f}")(np.nan_to_num(z))
         )
         trace["texttemplate"] = "%{text}"
         trace["textfont"] = {"size": style.CELL_FONT_SIZE - 3}
-    height, width = z.shape
-    plot_width = width_px - (90 if showscale else 20)
-    fig_height = (60 if title else 15) + plot_width * height / width
-    return style.figure(
-        [trace, _tile_titles(mosaic)],
-        _image_axes(z.shape),
-        title=title,
-        height=int(min(max(fig_height, 140), 900)),
-    )
+    height = z.shape[0]
+    width = layout["xaxis"]["range"][1] + 0.5
+    fig_height = (60 if title else 15) + (width_px - right - 10) * height / width
+    return style.figure(traces, layout, title=title, height=int(min(max(fig_height, 140), 900)))
 
 
 def _layer_tiles(maps: np.ndarray, max_maps: int) -> tuple[np.ndarray, str, float, float]:
@@ -233,18 +306,20 @@ def feature_maps_figure(
     band), its title above it; hovering gives map, row, column and value. One figure instead
     of one per layer: one Plotly chart for the browser to lay out, one element for Streamlit.
     """
-    plot_width = width_px - 90  # the colour bars' room on the right
+    plot_width = width_px - LABEL_ROOM - 10
     title_px, gap_px = 40, 16
     bands, traces, annotations = [], [], []
     for title, maps in layers:
         tiles, scale, zmin, zmax = _layer_tiles(maps, max_maps)
         mosaic = _Mosaic.of(tiles, [f"#{c + 1}" for c in range(len(tiles))], columns)
-        rows, cols = mosaic.z.shape
-        bands.append((title, mosaic, scale, zmin, zmax, plot_width * rows / cols))
+        strip, labels, end = _scale_strip(mosaic, scale, zmin, zmax)
+        plot_px = plot_width * mosaic.z.shape[0] / (end + 0.5)
+        bands.append((title, mosaic, scale, zmin, zmax, strip, labels, end, plot_px))
     total = sum(title_px + band[-1] for band in bands) + gap_px * (len(bands) - 1)
-    layout: dict = {"margin": {"l": 10, "r": 10, "t": 10, "b": 10}, "showlegend": False}
+    margin = {"l": 10, "r": LABEL_ROOM, "t": 10, "b": 10}
+    layout: dict = {"margin": margin, "showlegend": False}
     top = 0.0  # pixels from the top of the plot area
-    for i, (title, mosaic, scale, zmin, zmax, plot_px) in enumerate(bands):
+    for i, (title, mosaic, scale, zmin, zmax, strip, labels, end, plot_px) in enumerate(bands):
         axis = "" if i == 0 else str(i + 1)
         y1 = 1 - (top + title_px) / total
         y0 = 1 - (top + title_px + plot_px) / total
@@ -256,14 +331,17 @@ def feature_maps_figure(
                 "colorscale": scale,
                 "zmin": zmin,
                 "zmax": zmax,
-                "colorbar": {"thickness": 14, "len": 0.9 * (y1 - y0), "y": (y0 + y1) / 2},
+                "showscale": False,
                 "hoverongaps": False,
                 "hovertemplate": _hover(N_("map")),
                 "xaxis": f"x{axis}",
                 "yaxis": f"y{axis}",
             }
         )
+        traces.append(strip | {"xaxis": f"x{axis}", "yaxis": f"y{axis}"})
+        traces.append(_scale_labels(labels, axis))
         axes = _image_axes(mosaic.z.shape, axis)
+        axes[f"xaxis{axis}"]["range"] = [-0.5, end]
         axes[f"xaxis{axis}"]["domain"] = [0, 1]
         axes[f"yaxis{axis}"]["domain"] = [max(y0, 0.0), y1]
         axes[f"xaxis{axis}"]["anchor"] = f"y{axis}"

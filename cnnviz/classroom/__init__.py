@@ -6,7 +6,9 @@
 >>> store.submit(room.code, image28, 7)
 
 * :mod:`~cnnviz.classroom.store`: rooms, drawings and class models (:class:`Store`);
-* :mod:`~cnnviz.classroom.db`: the databases under it, SQLite (the default) and PostgreSQL.
+* :mod:`~cnnviz.classroom.db`: the databases under it, SQLite (the default) and PostgreSQL;
+* :mod:`~cnnviz.classroom.finetune`: fine-tuning a copy of a model on the class's digits;
+* :mod:`~cnnviz.classroom.handwriting`: a hall's handwriting made from MNIST, for tests and demos.
 
 No Streamlit here (the Class page is in pages/ and cnnviz/ui/). docs/classroom.md says what is
 stored, for how long, and when to use PostgreSQL.

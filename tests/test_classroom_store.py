@@ -322,6 +322,20 @@ def test_models_are_shared_in_their_room_only(url):
         one_sentence(exc)
 
 
+def test_the_rooms_network_is_loaded_whichever_it_is(url):
+    store = open_store(url)
+    room = store.create_room(base_model="tutorial")
+    assert store.network(room.code).count_params() == 13602  # the bundled tutorial network
+    assert store.network(room.code, "strong").name == "strong"
+    npz = nn.to_bytes(nn.tutorial_model(filters=4, seed=1))
+    record = store.save_model(room.code, room.host_token, "ours", npz, {})
+    store.use_model(room.code, room.host_token, record.model)
+    ours = store.network(room.code)
+    assert ours.count_params() == 4 * 9 + 13 * 13 * 4 * 10 + 10
+    with pytest.raises(InputError):
+        store.network(room.code, "class:999")
+
+
 def pickled_npz() -> bytes:
     buf = io.BytesIO()
     np.savez(buf, architecture=np.array([{"evil": 1}], dtype=object))
@@ -495,11 +509,19 @@ def test_twenty_processes_submitting_fifty_drawings_each_lose_and_repeat_none(ur
         proc.start()
     barrier.wait(timeout=120)
     start = time.perf_counter()
+    polled, polls = [], 0  # the projector meanwhile: polls with the last id it saw
+    while any(proc.is_alive() for proc in procs) and time.perf_counter() - start < 300:
+        polled += store.submissions(room.code, since_id=polled[-1].id if polled else 0)
+        polls += 1
+        time.sleep(0.02)
     for proc in procs:
-        proc.join(timeout=300)
+        proc.join(timeout=60)
     seconds = time.perf_counter() - start
+    polled += store.submissions(room.code, since_id=polled[-1].id if polled else 0)
     assert [proc.exitcode for proc in procs] == [0] * PROCESSES
     got = store.submissions(room.code)
+    # polling with since_id saw every drawing exactly once, in the same order
+    assert [s.id for s in polled] == [s.id for s in got]
     pairs = [(int(s.image[0, 0]), int(s.image[0, 1])) for s in got]
     assert len(got) == PROCESSES * EACH == store.count(room.code)
     assert rows(store, "submissions", room.code) == PROCESSES * EACH
@@ -509,4 +531,7 @@ def test_twenty_processes_submitting_fifty_drawings_each_lose_and_repeat_none(ur
     # each process's drawings arrived in the order it sent them
     for p in range(PROCESSES):
         assert [i for q, i in pairs if q == p] == list(range(EACH))
-    print(f"\n{store.backend}: {len(got)} rows from {PROCESSES} processes in {seconds:.2f} s")
+    print(
+        f"\n{store.backend}: {len(got)} rows from {PROCESSES} processes in {seconds:.2f} s "
+        f"({polls} polls meanwhile)"
+    )

@@ -453,6 +453,22 @@ class Store:
             for i, name, metrics, size, t in self.db.run(work)
         ]
 
+    def network(self, code, model: str | None = None):
+        """The network the room uses (or ``model``), loaded: a cnnviz Sequential.
+
+        "tutorial" and "strong" are the bundled networks (assets/models); "class:<id>" is one
+        of the room's class models, read with cnnviz's own loader.
+        """
+        from cnnviz.nn.io import load_model
+        from cnnviz.nn.recipes import BUNDLED
+
+        room = self.room(code)
+        model = room.model if model is None else model
+        if model in BASE_MODELS:
+            name = {"tutorial": "Tutorial network", "strong": "Stronger network"}[model]
+            return load_model(BUNDLED[name])
+        return load_model(self.model_bytes(room.code, model))
+
 
 CHOICES = N_("The model must be 'tutorial', 'strong' or one of this room's class models.")
 

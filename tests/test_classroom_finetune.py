@@ -14,7 +14,7 @@ import pytest
 
 from cnnviz import nn
 from cnnviz.classroom import open_store
-from cnnviz.classroom.finetune import MIN_DIGITS, fine_tune, split_holdout
+from cnnviz.classroom.finetune import MIN_DIGITS, fine_tune, from_submissions, split_holdout
 from cnnviz.classroom.handwriting import hall_digits
 from cnnviz.errors import InputError
 from cnnviz.nn.model import Sequential
@@ -148,6 +148,17 @@ def test_impossible_requests_get_one_sentence(tutorial, hall, kwargs):
 def test_too_few_drawings_says_how_many_are_needed(tutorial, hall):
     with pytest.raises(InputError, match="at least 10 drawings, and there are 9"):
         fine_tune(tutorial, hall[0][:9], hall[1][:9], mnist_test=False)
+
+
+def test_a_rooms_drawings_go_straight_into_fine_tuning(tutorial, hall, tmp_path):
+    store = open_store(tmp_path / "room.sqlite3")
+    room = store.create_room()
+    for image, label in zip(*hall, strict=True):
+        store.submit(room.code, image, label)
+    images, labels = from_submissions(store.submissions(room.code))
+    assert np.array_equal(images, hall[0]) and np.array_equal(labels, hall[1])
+    assert fine_tune(tutorial, images, labels, epochs=1, mnist_test=False).n_train == 90
+    assert from_submissions([])[0].shape == (0, 28, 28)
 
 
 def test_the_fine_tuned_model_saves_loads_and_goes_into_a_room(tutorial, hall, tmp_path):

@@ -14,6 +14,7 @@ import io
 import multiprocessing
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -481,7 +482,34 @@ def test_the_default_database_is_an_sqlite_file_under_xdg_data_home(tmp_path, mo
     assert open_store().db.path == tmp_path / "elsewhere.db"
 
 
+def test_a_database_of_another_schema_version_is_refused(url):
+    store = open_store(url)
+    store.db.run(
+        lambda tx: tx.execute("UPDATE cnnviz_meta SET value = '99' WHERE key = 'schema_version'"),
+        write=True,
+    )
+    with pytest.raises(RuntimeError, match="schema version 99"):
+        open_store(url)
+
+
 # ----------------------------------------------------------------------------- concurrency
+
+
+def test_threads_sharing_one_store_lose_nothing(url):
+    store = open_store(url)
+    room = store.create_room()
+
+    def student(t: int) -> None:
+        for i in range(25):
+            image = np.zeros((28, 28), np.uint8)
+            image[0, 0], image[0, 1] = t, i
+            store.submit(room.code, image, i % 10)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(student, range(8)))
+    pairs = sorted((int(s.image[0, 0]), int(s.image[0, 1])) for s in store.submissions(room.code))
+    assert pairs == [(t, i) for t in range(8) for i in range(25)]
+
 
 PROCESSES, EACH = 20, 50
 

@@ -112,6 +112,7 @@ class Database:
     dialect: Dialect
     errors: tuple[type[BaseException], ...] = ()  # a connection that broke: retry once
     integrity_error: type[BaseException] = Exception
+    missing_table: type[BaseException] = Exception  # reading a table that is not there yet
 
     def __init__(self, url: str):
         self.url = url
@@ -193,25 +194,34 @@ class Database:
             conn.rollback()
 
     def create_schema(self) -> None:
-        """Create the tables if they are missing and check the schema version."""
+        """Create the tables if they are missing and check the schema version.
 
-        def work(tx: Transaction) -> None:
-            self._lock_schema(tx)
-            for statement in schema(self.dialect):
-                tx.execute(statement)
-            row = tx.execute("SELECT value FROM cnnviz_meta WHERE key = 'schema_version'").one()
-            if row is None:
+        A database that has them costs one read; only a new one takes the write lock.
+        """
+        version = "SELECT value FROM cnnviz_meta WHERE key = 'schema_version'"
+        try:
+            row = self.run(lambda tx: tx.execute(version).one())
+        except self.missing_table:
+            row = None
+        if row is None:
+
+            def work(tx: Transaction):
+                self._lock_schema(tx)
+                for statement in schema(self.dialect):
+                    tx.execute(statement)
                 tx.execute(
-                    "INSERT INTO cnnviz_meta (key, value) VALUES ('schema_version', ?)",
+                    "INSERT INTO cnnviz_meta (key, value) VALUES ('schema_version', ?) "
+                    "ON CONFLICT (key) DO NOTHING",
                     (str(SCHEMA_VERSION),),
                 )
-            elif int(row[0]) != SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"The class room database has schema version {row[0]}; "
-                    f"this cnnviz knows version {SCHEMA_VERSION}."
-                )
+                return tx.execute(version).one()
 
-        self.run(work, write=True)
+            row = self.run(work, write=True)
+        if int(row[0]) != SCHEMA_VERSION:
+            raise RuntimeError(
+                f"The class room database has schema version {row[0]}; "
+                f"this cnnviz knows version {SCHEMA_VERSION}."
+            )
 
     def _lock_schema(self, tx: Transaction) -> None:
         """Keep two processes from creating the tables at once (SQLite's BEGIN IMMEDIATE does)."""
@@ -225,6 +235,7 @@ class SQLiteDatabase(Database):
     dialect = SQLITE
     errors = ()  # a file does not go away between calls
     integrity_error = sqlite3.IntegrityError
+    missing_table = sqlite3.OperationalError
 
     def __init__(self, path: str | Path):
         self.path = Path(path).expanduser()
@@ -257,6 +268,7 @@ class PostgresDatabase(Database):
         self._psycopg = psycopg
         self.errors = (psycopg.OperationalError, psycopg.InterfaceError)
         self.integrity_error = psycopg.errors.UniqueViolation
+        self.missing_table = psycopg.errors.UndefinedTable
         super().__init__(url)
 
     def _connect(self):

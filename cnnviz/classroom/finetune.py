@@ -91,6 +91,13 @@ class _EpochReport(Callback):
             self.on_epoch(epoch + 1, self.epochs)
 
 
+def from_submissions(submissions) -> tuple[np.ndarray, np.ndarray]:
+    """Store.submissions(...) -> (images (N, 28, 28) uint8, labels (N,) int64) for fine_tune."""
+    images = np.stack([s.image for s in submissions]) if submissions else np.zeros((0, 28, 28))
+    labels = np.array([s.label for s in submissions], dtype=np.int64)
+    return images.astype(np.uint8), labels
+
+
 def split_holdout(labels: np.ndarray, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(train_index, held_index): round(holdout x N) digits held out (at least 1, at most N-1),
     shared out between the digits 0-9 in proportion to how often each occurs (largest

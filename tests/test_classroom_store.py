@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from cnnviz import nn
-from cnnviz.classroom import ALPHABET, open_store
+from cnnviz.classroom import ALPHABET, checks, open_store
 from cnnviz.classroom import store as store_module
 from cnnviz.errors import InputError
 from tests.conftest import skip_or_fail
@@ -238,7 +238,7 @@ def test_a_code_that_cannot_exist_gets_the_unknown_room_sentence(url, code):
     store = open_store(url)
     with pytest.raises(InputError) as exc:
         store.room(code)
-    assert one_sentence(exc) == str(InputError(store_module.UNKNOWN))
+    assert one_sentence(exc) == str(InputError(checks.UNKNOWN))
 
 
 # ----------------------------------------------------------------------------- the host
@@ -295,7 +295,7 @@ def test_the_host_key_allows_every_host_action(url):
     store.close(room.code, room.host_token)
     with pytest.raises(InputError) as exc:
         store.check_host(room.code, room.host_token)
-    assert one_sentence(exc) == str(InputError(store_module.CLOSED))
+    assert one_sentence(exc) == str(InputError(checks.CLOSED))
 
 
 # ----------------------------------------------------------------------------- models
@@ -397,7 +397,7 @@ def test_an_expired_room_is_refused_like_an_unknown_one_and_purged(url):
     clock.now += 3599
     assert store.room(room.code).code == room.code
     clock.now += 2
-    unknown = str(InputError(store_module.UNKNOWN))
+    unknown = str(InputError(checks.UNKNOWN))
     for call in (
         lambda: store.room(room.code),
         lambda: store.submit(room.code, drawing(1), 1),

@@ -6,6 +6,7 @@
 >>> store.submit(room.code, image28, 7)
 
 * :mod:`~cnnviz.classroom.store`: rooms, drawings and class models (:class:`Store`);
+* :mod:`~cnnviz.classroom.checks`: what a person sends is checked here (codes, drawings, ...);
 * :mod:`~cnnviz.classroom.db`: the databases under it, SQLite (the default) and PostgreSQL;
 * :mod:`~cnnviz.classroom.finetune`: fine-tuning a copy of a model on the class's digits;
 * :mod:`~cnnviz.classroom.handwriting`: a hall's handwriting made from MNIST, for tests and demos.
@@ -19,10 +20,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from cnnviz.classroom.checks import ALPHABET, CODE_LENGTH
 from cnnviz.classroom.db import connect
 from cnnviz.classroom.store import (
-    ALPHABET,
-    CODE_LENGTH,
     MAX_SUBMISSIONS,
     ModelRecord,
     Room,

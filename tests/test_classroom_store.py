@@ -482,6 +482,20 @@ def test_the_default_database_is_an_sqlite_file_under_xdg_data_home(tmp_path, mo
     assert open_store().db.path == tmp_path / "elsewhere.db"
 
 
+def test_rooms_created_at_once_purge_the_expired_ones_without_deadlock(url):
+    clock = Clock()
+    store = open_store(url, clock=clock)
+    old = [store.create_room(ttl_hours=1) for _ in range(10)]
+    for i, room in enumerate(old):
+        for j in range(5):
+            store.submit(room.code, drawing(10 * i + j), j)
+    clock.now += 7200
+    with ThreadPoolExecutor(8) as pool:
+        new = list(pool.map(lambda _: store.create_room().code, range(24)))
+    assert len(set(new)) == 24
+    assert rows(store, "rooms") == 24 and rows(store, "submissions") == 0
+
+
 def test_a_database_of_another_schema_version_is_refused(url):
     store = open_store(url)
     store.db.run(

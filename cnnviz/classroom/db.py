@@ -226,6 +226,9 @@ class Database:
     def _lock_schema(self, tx: Transaction) -> None:
         """Keep two processes from creating the tables at once (SQLite's BEGIN IMMEDIATE does)."""
 
+    def lock_purge(self, tx: Transaction) -> None:
+        """One purge at a time (two deleting the same rows in another order could deadlock)."""
+
 
 class _Retry(Exception):
     """A pooled connection was dead before anything ran on it: run the block again."""
@@ -280,6 +283,9 @@ class PostgresDatabase(Database):
     def _lock_schema(self, tx: Transaction) -> None:
         # CREATE TABLE IF NOT EXISTS races with itself in PostgreSQL: one process at a time
         tx.execute("SELECT pg_advisory_xact_lock(2016001)")
+
+    def lock_purge(self, tx: Transaction) -> None:
+        tx.execute("SELECT pg_advisory_xact_lock(2016002)")
 
 
 def connect(url: str) -> Database:

@@ -244,6 +244,7 @@ class Store:
         gone = "SELECT code FROM rooms WHERE expires_at <= ? OR closed = 1"
 
         def work(tx: Transaction) -> int:
+            self.db.lock_purge(tx)
             tx.execute(f"DELETE FROM submissions WHERE room IN ({gone})", (now,))
             tx.execute(f"DELETE FROM models WHERE room IN ({gone})", (now,))
             tx.execute("DELETE FROM rooms WHERE expires_at <= ? OR closed = 1", (now,))

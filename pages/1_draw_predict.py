@@ -74,7 +74,7 @@ with verdict_box:
         st.markdown(f":{'green' if best == label else 'red'}[**{verdict}**]")
     st.caption(_("Model: {name}").format(name=models.model_label(model_name)))
 
-layout.chart(plots.probability_bars(probs, names), width="stretch")
+st.html(plots.probability_bars_html(probs, names))  # plain HTML: no Plotly.js per digit
 
 inputs.recipe_expander()
 

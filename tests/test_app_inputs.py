@@ -320,8 +320,13 @@ def test_uploading_a_model_selects_it_and_a_bad_one_is_refused(trained_model, mn
     at.run()
     assert not at.exception
     assert at.session_state[state.CURRENT_MODEL_CHOICE] == models.UPLOADED_LABEL
-    expected = trained_model.predict(x_test[3:4] / 255.0 - 0.5).argmax()
+    probs = trained_model.predict(x_test[3:4] / 255.0 - 0.5)[0]
+    expected = probs.argmax()
     assert metric(at, "Prediction") == str(expected)
+    # the bars (plain HTML): each class's probability as the model gives it, in its tooltip
+    (bars,) = [h.proto.body for h in at.get("html") if "softmax" in h.proto.body]
+    for digit, p in enumerate(probs):
+        assert f'title="{digit}: {p:.2%}"' in bars
 
 
 def test_feature_maps_of_every_conv_and_pooling_layer_are_drawn(trained_model, mnist_test):

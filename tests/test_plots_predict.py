@@ -4,6 +4,8 @@ correlate2d and a NumPy 2x2 max for the bundled tutorial network), keep hover va
 colour bars, and stay small on the wire."""
 
 import base64
+import re
+from html.parser import HTMLParser
 
 import numpy as np
 import plotly.graph_objects as go
@@ -131,6 +133,54 @@ def test_the_input_and_the_probabilities(digit):
     np.testing.assert_allclose(array(trace["y"]), probs)
     assert trace["marker"]["color"][7] != trace["marker"]["color"][0]
     assert "%{y:.2%}" in trace["hovertemplate"]
+
+
+class _Bars(HTMLParser):
+    """The columns of probability_bars_html as a browser would read them: tooltip, bar height
+    (percent of the plot area), bar colour, the label above."""
+
+    def __init__(self):
+        super().__init__()
+        self.columns, self.texts, self.label = [], [], None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        css = attrs.get("style", "")
+        if "title" in attrs:
+            self.columns.append({"tip": attrs["title"]})
+        if self.columns and "background:" in css and "width:70%" in css:
+            height = float(re.search(r"height:([0-9.]+)%", css).group(1))
+            self.columns[-1] |= {
+                "height": height,
+                "color": re.search(r"background:([^;]+)", css)[1],
+            }
+        if "aria-label" in attrs:
+            self.label = attrs["aria-label"]
+
+    def handle_data(self, data):
+        if data.strip():
+            self.texts.append(data.strip())
+
+
+def test_the_probabilities_as_html_bars():
+    probs = np.array([0.002, 0.01, 0.03, 0.004, 0.05, 0.0, 0.9, 0.001, 0.003, 0.0])
+    names = [f"c{i}" for i in range(10)]
+    page = _Bars()
+    page.feed(plots.probability_bars_html(probs, names))
+    assert [c["tip"] for c in page.columns] == [f"c{i}: {p:.2%}" for i, p in enumerate(probs)]
+    heights = np.array([c["height"] for c in page.columns])
+    # bar heights proportional to the probabilities (the axis ends at 112% for the labels)
+    np.testing.assert_allclose(heights, probs * 100 / 1.12, atol=0.01)
+    colours = [c["color"] for c in page.columns]
+    assert colours.count(colours[6]) == 1 and len(set(colours)) == 2  # the predicted one
+    # labels above the bars: whole percentages, none under 0.5%
+    assert "90%" in page.texts and "5%" in page.texts and "0%" in page.texts  # 0% is an axis tick
+    assert page.texts.count("0%") == 1
+    assert "c6 90%" in page.label
+    # what a user's class name may hold is escaped, never markup
+    page = _Bars()
+    page.feed(plots.probability_bars_html(np.full(10, 0.1), ["<b>x</b>"] * 10))
+    assert page.texts.count("<b>x</b>") == 10
 
 
 def test_the_other_tile_grids_stay_valid():

@@ -5,6 +5,7 @@ Every builder takes plain NumPy arrays and returns a Plotly figure; no Streamlit
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass
 
@@ -62,6 +63,56 @@ def probability_bars(
         "yaxis": {"range": [0, 1.12], "tickformat": ".0%", "title": {"text": _("probability")}},
     }
     return style.figure([trace], layout, title=_("Probabilities (softmax output)"), height=height)
+
+
+def probability_bars_html(
+    probs: np.ndarray, class_names: list[str] | None = None, height: int = 300
+) -> str:
+    """:func:`probability_bars` as plain HTML and CSS, for a page that shows a new prediction
+    on every digit: the browser lays out ten boxes instead of running Plotly.js (a Plotly
+    chart is remounted for every new digit). Each bar carries its percentage above it and a
+    tooltip with two decimals; the predicted class is highlighted; sizes in rem, so the
+    presenter view's larger root font scales the chart with the text.
+
+    probs: (10,) summing to 1. Returns one HTML fragment (for ``st.html``).
+    """
+    probs = np.asarray(probs, dtype=float).ravel()
+    names = class_names or [str(i) for i in range(len(probs))]
+    best = int(np.argmax(probs))
+    title = _("Probabilities (softmax output)")
+    plot_px = max(120, height - 110)  # the bars' area; title, labels and axis title around it
+    grid = "".join(
+        f'<div style="position:absolute;left:0;right:0;bottom:{q}%;'
+        f'border-top:1px solid #e5e5e5;font-size:0.75rem;color:#666;line-height:0">'
+        f'<span style="position:absolute;left:-3.2rem;width:2.8rem;text-align:right">'
+        f"{q}%</span></div>"
+        for q in (0, 25, 50, 75, 100)
+    )
+    columns = []
+    for i, (name, p) in enumerate(zip(names, probs, strict=True)):
+        label = f"{p:.0%}" if p >= 0.005 else ""
+        color = style.HIGHLIGHT if i == best else style.ACCENT
+        tip = html.escape(f"{name}: {p:.2%}")
+        columns.append(
+            f'<div title="{tip}" style="flex:1;display:flex;flex-direction:column;'
+            f'justify-content:flex-end;align-items:center;height:100%;position:relative">'
+            f'<div style="font-size:0.8rem;margin-bottom:2px">{label}</div>'
+            f'<div style="width:70%;height:{p * 100 / 1.12:.2f}%;background:{color}"></div>'
+            f'<div style="position:absolute;bottom:-1.6rem;font-size:0.9rem">'
+            f"{html.escape(name)}</div></div>"
+        )
+    spoken = ", ".join(f"{name} {p:.0%}" for name, p in zip(names, probs, strict=True))
+    return (
+        f'<div role="img" aria-label="{html.escape(title)}: {html.escape(spoken)}" '
+        f'style="font-family:{style.FONT_FAMILY};color:#2a3f5f;padding:0.2rem 0.5rem">'
+        f'<div style="font-size:1.25rem;margin-bottom:0.6rem">{html.escape(title)}</div>'
+        f'<div style="position:relative;margin-left:3.4rem;height:{plot_px}px">'
+        f'<div style="position:absolute;inset:0;top:{100 - 100 / 1.12:.2f}%">{grid}</div>'
+        f'<div style="position:absolute;inset:0;display:flex;gap:4px">{"".join(columns)}'
+        f"</div></div>"
+        f'<div style="margin:2rem 0 0 3.4rem;text-align:center;font-size:0.9rem">'
+        f"{html.escape(_('class'))}</div></div>"
+    )
 
 
 @dataclass

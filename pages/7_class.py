@@ -101,10 +101,10 @@ def host(room) -> None:
 
 
 def prompt_control(room) -> None:
-    st.session_state["class.host_prompt"] = room.prompt
+    st.session_state["class.host_prompt"] = room_ui.ANY if room.prompt is None else room.prompt
     st.selectbox(
         _("What should everyone draw?"),
-        [None, *range(10)],
+        room_ui.PROMPTS,
         format_func=room_ui.prompt_choice,
         key="class.host_prompt",
         on_change=room_ui.change_prompt,
@@ -130,20 +130,19 @@ def live(code: str) -> None:
     if not len(found.labels):
         st.info(_("No drawings yet: they appear here as soon as students press Send."))
         return
-    pick_col, order_col = st.columns([3, 2])
+    pick_col, order_col = st.columns([3, 2], vertical_alignment="bottom")
     digit = pick_col.segmented_control(
         _("Show the drawings of"), list(range(10)), key="class.filter",
         help=_("Click a digit again to show every drawing."),
     )  # fmt: skip
-    newest = order_col.segmented_control(
-        _("Order"), [False, True], format_func=order_name, key="class.order", default=False
-    )
+    newest = order_col.toggle(_("Newest first"), key="class.newest")
     images, meant, read, sure = found.shown(digit, bool(newest))
     gallery_col, confusion_col = st.columns([2.2, 1], gap="medium")
     with gallery_col:
         if len(images):
-            layout.chart(plots.gallery_figure(images, meant, read, sure, width_px=820),
+            layout.chart(plots.gallery_figure(images, meant, read, sure, width_px=620),
                          width="stretch", key="class.gallery")  # fmt: skip
+            st.caption(order_name(bool(newest)))
         else:
             st.info(_("Nobody has drawn a {digit} yet.").format(digit=digit))
     confusion = plots.confusion_counts(found.labels, found.predicted())
@@ -151,7 +150,12 @@ def live(code: str) -> None:
 
 
 def order_name(newest: bool) -> str:
-    return _("Newest first") if newest else _("Most confidently wrong first")
+    if newest:
+        return _("Newest first. Green: read as the digit meant; red: read as another digit.")
+    return _(
+        "The most confidently wrong first. Green: read as the digit meant; red: read as another "
+        "digit."
+    )
 
 
 def tuning(room) -> None:

@@ -204,7 +204,7 @@ def test_a_drawing_sent_to_a_closed_room_stays_on_the_canvas(store, canvas, mnis
     room = store.create_room(prompt=None)
     at = open_class({"room": room.code})
     canvas.draw(black_canvas(x_test[1]))
-    at.segmented_control(key="class.label").set_value(2)
+    at.pills(key="class.label").set_value(2)
     ok(at.run())
     store.close(room.code, room.host_token)  # the lecturer ends the class while they draw
     ok(button(at, "Send").click().run())

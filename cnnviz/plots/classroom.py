@@ -62,9 +62,10 @@ def gallery_order(
     return np.lexsort((np.arange(n), key, ~wrong))
 
 
-def gallery_columns(count: int, most: int = 16) -> int:
-    """Tiles per row: a few large ones for a handful of drawings, up to ``most`` for a full hall."""
-    return int(min(most, max(6, math.ceil(math.sqrt(count * 1.8)))))
+def gallery_columns(count: int, most: int = 14) -> int:
+    """Tiles per row: a few large ones for a handful of drawings, up to ``most`` for a full hall
+    (60 drawings: 8 a row; 200: 14)."""
+    return int(min(most, max(6, math.ceil(math.sqrt(count)))))
 
 
 def _mosaic_png(images: np.ndarray, right: np.ndarray, columns: int) -> tuple[str, int, int]:
@@ -113,7 +114,7 @@ def gallery_figure(
         r, c = divmod(i, columns)
         x.append(c * (TILE + GAP) + TILE / 2)
         y.append(r * (TILE + BAND) + BAND - 1)
-        text.append(f"{int(intended[i])} → {int(predicted[i])}")
+        text.append(f"{int(intended[i])}→{int(predicted[i])}")
         colors.append(RIGHT if right[i] else WRONG)
         hover.append(
             _("meant {meant}, the network read {read} ({confidence:.0%} sure)").format(
@@ -121,7 +122,7 @@ def gallery_figure(
             )
         )
     scale = width_px / max(width, 1)
-    label_px = max(11, min(20, int(BAND * scale * 0.8)))
+    label_px = max(10, min(22, int(BAND * scale * 0.85), int((TILE + GAP) * scale / 2.6)))
     traces = [
         {"type": "image", "source": uri, "x0": 0, "y0": 0, "dx": 1, "dy": 1, "hoverinfo": "skip"},
         {
@@ -140,12 +141,18 @@ def gallery_figure(
     hidden = {"visible": False}
     layout = {
         "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
-        "xaxis": {**hidden, "range": [-0.5, width - 0.5], "constrain": "domain"},
+        "xaxis": {
+            **hidden,
+            "range": [-0.5, width - 0.5],
+            "constrain": "domain",
+            "constraintoward": "left",
+        },
         "yaxis": {
             **hidden,
             "range": [height - 0.5, -0.5],
             "scaleanchor": "x",
             "constrain": "domain",
+            "constraintoward": "top",  # any room left over goes below the tiles
         },
         "showlegend": False,
     }
@@ -176,5 +183,4 @@ def confusion_figure(counts: np.ndarray, height: int = 420) -> go.Figure:
         "xaxis": {"type": "category", "title": {"text": _("the network read")}},
         "yaxis": {"type": "category", "autorange": "reversed", "title": {"text": _("meant")}},
     }
-    return style.figure([trace], layout, title=_("Confusion matrix (the class's digits)"),
-                        height=height)  # fmt: skip
+    return style.figure([trace], layout, title=_("Confusion matrix"), height=height)

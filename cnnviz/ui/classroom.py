@@ -37,6 +37,10 @@ CODE_STYLE = """<style>
   font-family: ui-monospace, Menlo, Consolas, monospace; }
 .cnnviz-prompt { font-size: 2.2rem; font-weight: 600; }
 </style>"""
+DIGITS_WRAP = """<style>
+.st-key-class_digit [role="radiogroup"], .st-key-class_digit [role="group"],
+.st-key-class_digit [data-testid="stButtonGroup"] > div { flex-wrap: wrap; overflow: visible; }
+</style>"""
 
 
 # --- the store and the room ---------------------------------------------------------------
@@ -128,7 +132,7 @@ def join_form() -> None:
 def _start() -> None:
     try:
         room = store().create_room(
-            prompt=st.session_state.get("class.start_prompt"),
+            prompt=as_prompt(st.session_state.get("class.start_prompt")),
             base_model=st.session_state.get("class.start_model") or "strong",
         )
     except InputError as exc:
@@ -146,7 +150,7 @@ def start_form() -> None:
         st.subheader(_("Start a class (lecturer)"))
         st.selectbox(
             _("What should everyone draw?"),
-            [None, *range(10)],
+            PROMPTS,
             format_func=prompt_choice,
             index=8,
             key="class.start_prompt",
@@ -163,8 +167,17 @@ def start_form() -> None:
         said("start")
 
 
-def prompt_choice(prompt: int | None) -> str:
-    return _("any digit") if prompt is None else str(prompt)
+ANY = "any"  # the prompt boxes' "any digit" (a selectbox shows None as "Choose an option")
+PROMPTS = [ANY, *range(10)]
+
+
+def as_prompt(choice) -> int | None:
+    """A prompt box's choice as the store keeps it: None for any digit, else the digit."""
+    return None if choice in (None, ANY) else int(choice)
+
+
+def prompt_choice(choice) -> str:
+    return _("any digit") if choice in (None, ANY) else str(choice)
 
 
 def prompt_text(prompt: int | None) -> str:
@@ -225,9 +238,9 @@ def label_picker(room) -> int:
     if st.session_state.get("class.label_for") != (room.code, room.prompt):
         st.session_state["class.label_for"] = (room.code, room.prompt)
         st.session_state["class.label"] = room.prompt
-    return st.segmented_control(
-        _("Which digit did you draw?"), list(range(10)), key="class.label", width="stretch"
-    )
+    with st.container(key="class_digit"):  # its ten buttons wrap on a 390 px phone
+        st.html(DIGITS_WRAP)
+        return st.pills(_("Which digit did you draw?"), list(range(10)), key="class.label")
 
 
 def refused(code: str) -> str | None:
@@ -327,7 +340,7 @@ def host_action(action, *args) -> bool:
 
 def change_prompt() -> None:
     """The prompt box's callback."""
-    prompt = st.session_state.get("class.host_prompt")
+    prompt = as_prompt(st.session_state.get("class.host_prompt"))
     host_action(lambda code, token: store().set_prompt(code, token, prompt))
 
 

@@ -201,8 +201,8 @@ def tuning_progress() -> None:
         return
     if TUNING_NOW:
         st.rerun()  # it just finished: the whole page, with the new model's gallery
-    if job.error:
-        st.error(job.error)
+    if job.error is not None:
+        st.error(job.error_text())
         return
     room_ui.tuning_results(job)
 

@@ -293,9 +293,12 @@ def test_learning_the_class_handwriting(store, mnist_test):
     job.thread.join(timeout=300)
     assert job.done and job.error is None, job.error
     ok(at.run())
-    held = [m for m in at.metric if m.label == "Held-out class drawings"]
-    assert held and held[0].value.endswith("%")
     assert store.room(room.code).model == f"class:{job.model_id}"
+    (saved,) = store.models(room.code)
+    # The numbers shown are the ones fine_tune measured and the store kept.
+    assert metric(at, "Held-out class drawings") == f"{saved.metrics['held_after']:.1%}"
+    assert metric(at, "MNIST test set") == f"{saved.metrics['mnist_after']:.1%}"
+    assert saved.metrics["n_train"] + saved.metrics["n_held"] == 24
     assert at.download_button[0].label.startswith("Download the fine-tuned model")
     # Everyone in the room now reads with the fine-tuned model.
     assert metric(at, "Model") == f"Fine-tuned on this class (#{job.model_id})"

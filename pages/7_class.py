@@ -12,7 +12,7 @@ from cnnviz.i18n import _
 from cnnviz.plots import classroom as plots
 from cnnviz.plots import predict as predict_plots
 from cnnviz.ui import classroom as room_ui
-from cnnviz.ui import inputs, language, layout, state
+from cnnviz.ui import inputs, language, layout, share, state
 
 
 def lobby() -> None:
@@ -80,6 +80,7 @@ def host(room) -> None:
         room_ui.code_block(room)
         if link is not None:
             st.markdown(_("Open **{url}** or scan the code.").format(url=link.url))
+            share.notes(link)  # phones cannot open it: how to serve the hall
         prompt_control(room)
         room_ui.said("host")
     if link is not None:
@@ -140,7 +141,7 @@ def live(code: str) -> None:
     gallery_col, confusion_col = st.columns([2.2, 1], gap="medium")
     with gallery_col:
         if len(images):
-            layout.chart(plots.gallery_figure(images, meant, read, sure, width_px=620),
+            layout.chart(plots.gallery_figure(images, meant, read, sure, width_px=540),
                          width="stretch", key="class.gallery")  # fmt: skip
             st.caption(order_name(bool(newest)))
         else:

@@ -299,7 +299,8 @@ def test_learning_the_class_handwriting(store, mnist_test):
     assert metric(at, "Held-out class drawings") == f"{saved.metrics['held_after']:.1%}"
     assert metric(at, "MNIST test set") == f"{saved.metrics['mnist_after']:.1%}"
     assert saved.metrics["n_train"] + saved.metrics["n_held"] == 24
-    assert at.download_button[0].label.startswith("Download the fine-tuned model")
+    (download,) = at.download_button
+    assert download.label == "Download the model (.npz)"
     # Everyone in the room now reads with the fine-tuned model.
     assert metric(at, "Model") == f"Fine-tuned on this class (#{job.model_id})"
 

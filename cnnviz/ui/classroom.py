@@ -221,8 +221,7 @@ def as_uint8(image: np.ndarray) -> np.ndarray:
 
 
 def read_drawing(model: nn.Sequential, image: np.ndarray) -> np.ndarray:
-    """The probabilities (10,) the room's model gives the drawing, exactly as the lecturer's
-    gallery will (from the same uint8 image)."""
+    """The probabilities (10,) of the drawing, as the lecturer's gallery gets them (uint8)."""
     return predict(model, as_uint8(image)[None])[0]
 
 
@@ -491,7 +490,7 @@ def tuning_results(job: Tuning) -> None:
         col.caption(_("before {before} → after {after}").format(
             before=_score(before), after=_score(after)))  # fmt: skip
     file_col.download_button(
-        _("Download the fine-tuned model (.npz)"),
+        _("Download the model (.npz)"),
         data=job.npz or b"",
         # i18n: a file name: ASCII letters, digits and dashes only (no diacritics).
         file_name=_("cnnviz-class-{code}.npz").format(code=job.room),

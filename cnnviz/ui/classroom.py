@@ -422,14 +422,14 @@ class Tuning:
     def on_epoch(self, epoch: int, epochs: int) -> None:
         self.epoch, self.epochs = int(epoch), int(epochs)
 
-    def run(self, token, model, images, labels) -> None:
+    def run(self, rooms, token, model, images, labels) -> None:  # rooms: the page's store
         try:  # MNIST's 10,000 test digits before and after (a few seconds for 200 drawings)
             result = fine_tune(model, images, labels, epochs=self.epochs, on_epoch=self.on_epoch)
             data = result.to_bytes()
-            record = store().save_model(
+            record = rooms.save_model(
                 self.room, token, f"class-{self.room}", data, result.metrics()
             )
-            store().use_model(self.room, token, record.model)
+            rooms.use_model(self.room, token, record.model)
             self.npz, self.model_id, self.result = data, str(record.id), result
         except InputError as exc:  # read on the page, in the reader's language
             self.error = exc
@@ -454,7 +454,7 @@ def start_tuning() -> None:
     job = Tuning(room.code, epochs=5)
     job.thread = threading.Thread(
         target=job.run,
-        args=(st.session_state[state.CLASS_HOST], model, found.images.copy(),
+        args=(store(), st.session_state[state.CLASS_HOST], model, found.images.copy(),
               found.labels.copy()),
         name=f"cnnviz-class-tuning-{room.code}",
         daemon=True,

@@ -11,8 +11,8 @@ from cnnviz.errors import InputError
 from cnnviz.i18n import _
 from cnnviz.plots import classroom as plots
 from cnnviz.plots import predict as predict_plots
+from cnnviz.ui import class_tuning, inputs, language, layout, share, state
 from cnnviz.ui import classroom as room_ui
-from cnnviz.ui import inputs, language, layout, share, state
 
 
 def lobby() -> None:
@@ -137,13 +137,16 @@ def live(code: str) -> None:
         help=_("Click a digit again to show every drawing."),
     )  # fmt: skip
     newest = order_col.toggle(_("Newest first"), key="class.newest")
-    images, meant, read, sure = found.shown(digit, bool(newest))
+    images, meant, read, sure, total = found.shown(digit, bool(newest))
     gallery_col, confusion_col = st.columns([2.2, 1], gap="medium")
     with gallery_col:
         if len(images):
             layout.chart(plots.gallery_figure(images, meant, read, sure, width_px=540),
                          width="stretch", key="class.gallery")  # fmt: skip
             st.caption(order_name(bool(newest)))
+            if total > len(images):
+                st.caption(_("The first {shown} of {total} drawings; pick a digit to see its own.")
+                           .format(shown=len(images), total=total))  # fmt: skip
         else:
             st.info(_("Nobody has drawn a {digit} yet.").format(digit=digit))
     confusion = plots.confusion_counts(found.labels, found.predicted())
@@ -175,7 +178,7 @@ def tuning(room) -> None:
         enough = len(found.labels) >= room_ui.TUNE_AT_LEAST
         st.button(
             _("Learn the class's handwriting"), type="primary", icon=":material/school:",
-            disabled=not enough, key="class.tune", on_click=room_ui.start_tuning,
+            disabled=not enough, key="class.tune", on_click=class_tuning.start_tuning,
         )  # fmt: skip
         if not enough:
             st.caption(_("It needs at least {count} drawings.").format(count=room_ui.TUNE_AT_LEAST))
@@ -205,7 +208,7 @@ def tuning_progress() -> None:
     if job.error is not None:
         st.error(job.error_text())
         return
-    room_ui.tuning_results(job)
+    class_tuning.results(job)
 
 
 layout.ensure_app_navigation()  # before anything is decided or said (it may rerun once)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import os
 import re
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -21,7 +20,7 @@ import streamlit as st
 
 from cnnviz import nn, share_link
 from cnnviz.classroom import open_store
-from cnnviz.classroom.finetune import MIN_DIGITS, fine_tune
+from cnnviz.classroom.finetune import MIN_DIGITS
 from cnnviz.errors import InputError
 from cnnviz.i18n import N_, _
 from cnnviz.plots import classroom as plots
@@ -30,6 +29,7 @@ from cnnviz.ui import inputs, models, state
 SEND_EVERY = 3.0  # seconds between two sends of one person
 MOST_SENDS = 30  # drawings one person may send to one room
 clock = time.monotonic  # the rate limit's clock (tests move it on)
+GALLERY_MOST = 280  # tiles in the gallery (20 rows of 14): a projector's worth; a digit filters
 TUNE_AT_LEAST = MIN_DIGITS  # drawings the class needs before "Learn the class's handwriting"
 CODE = re.compile(r"[A-Za-z0-9-]{4,16}")  # what a link's room= may hold (the store decides)
 BASE_MODELS = {"tutorial": N_("Tutorial network"), "strong": N_("Stronger network")}
@@ -380,13 +380,14 @@ class Gallery:
     def predicted(self) -> np.ndarray:
         return self.probs.argmax(axis=1) if len(self.probs) else np.zeros(0, np.int64)
 
-    def shown(self, digit: int | None, newest_first: bool):
-        """(images, meant, read, confidence) of the drawings of ``digit`` (None: all), in the
-        gallery's order."""
+    def shown(self, digit: int | None, newest_first: bool, most: int = GALLERY_MOST):
+        """(images, meant, read, confidence) of the first ``most`` drawings of ``digit`` (None:
+        all) in the gallery's order, and how many drawings of it there are."""
         read, sure = self.predicted(), self.probs.max(axis=1) if len(self.probs) else np.zeros(0)
         rows = np.flatnonzero(self.labels == digit) if digit is not None else np.arange(len(read))
         order = rows[plots.gallery_order(self.labels[rows], read[rows], sure[rows], newest_first)]
-        return self.images[order], self.labels[order], read[order], sure[order]
+        order = order[:most]
+        return self.images[order], self.labels[order], read[order], sure[order], len(rows)
 
 
 def gallery(room, model) -> Gallery:
@@ -396,105 +397,3 @@ def gallery(room, model) -> Gallery:
         kept = st.session_state[state.CLASS_GALLERY] = Gallery(room.code)
     kept.update(store().submissions(room.code, since_id=kept.last_id), str(room.model), model)
     return kept
-
-
-# --- fine-tuning in the background --------------------------------------------------------
-
-
-@dataclass
-class Tuning:
-    """Fine-tuning a copy of the room's model on the class's drawings, in a thread of its own
-    (the page keeps drawing); the result is saved to the store and made the room's model."""
-
-    room: str
-    epochs: int
-    epoch: int = 0
-    result: object = None  # cnnviz.classroom.finetune.FineTuneResult when done
-    model_id: str | None = None
-    npz: bytes | None = None
-    error: InputError | str | None = None
-    thread: threading.Thread | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.thread is None or not self.thread.is_alive()
-
-    def on_epoch(self, epoch: int, epochs: int) -> None:
-        self.epoch, self.epochs = int(epoch), int(epochs)
-
-    def run(self, rooms, token, model, images, labels) -> None:  # rooms: the page's store
-        try:  # MNIST's 10,000 test digits before and after (a few seconds for 200 drawings)
-            result = fine_tune(model, images, labels, epochs=self.epochs, on_epoch=self.on_epoch)
-            data = result.to_bytes()
-            record = rooms.save_model(
-                self.room, token, f"class-{self.room}", data, result.metrics()
-            )
-            rooms.use_model(self.room, token, record.model)
-            self.npz, self.model_id, self.result = data, str(record.id), result
-        except InputError as exc:  # read on the page, in the reader's language
-            self.error = exc
-        except Exception as exc:  # say it on the page rather than lose it in a thread
-            self.error = type(exc).__name__
-
-    def error_text(self) -> str | None:
-        """What went wrong, in the reader's language, or None."""
-        if self.error is None or isinstance(self.error, InputError):
-            return None if self.error is None else str(self.error)
-        return _("Fine-tuning failed ({error}).").format(error=self.error)
-
-
-def start_tuning() -> None:
-    """The Learn button's callback: fine-tune in the background, after the store has checked
-    that this session holds the room's host token."""
-    if not host_action(lambda code, token: store().check_host(code, token)):
-        return
-    room = store().room(st.session_state[state.CLASS_ROOM])
-    model = room_model(room)[1]
-    found = gallery(room, model)
-    job = Tuning(room.code, epochs=5)
-    job.thread = threading.Thread(
-        target=job.run,
-        args=(store(), st.session_state[state.CLASS_HOST], model, found.images.copy(),
-              found.labels.copy()),
-        name=f"cnnviz-class-tuning-{room.code}",
-        daemon=True,
-    )  # fmt: skip
-    st.session_state[state.CLASS_TUNING] = job
-    job.thread.start()
-
-
-def _score(value) -> str:
-    return "—" if value is None else f"{value:.1%}"
-
-
-def tuning_results(job: Tuning) -> None:
-    """Before and after, on the class's held-out drawings and on MNIST's test set; the new
-    model's file."""
-    r = job.result
-    if r is None:
-        return
-    st.success(
-        _(
-            "The network learned from {train} of the class's drawings; {held} more were kept "
-            "aside to test it. Every phone in the class uses it now."
-        ).format(train=r.n_train, held=r.n_held)
-    )
-    held_col, mnist_col, file_col = st.columns(3)
-    for col, label, before, after in (
-        (held_col, _("Held-out class drawings"), r.held_before, r.held_after),
-        (mnist_col, _("MNIST test set"), r.mnist_before, r.mnist_after),
-    ):
-        delta = None if before is None or after is None else f"{(after - before) * 100:+.1f} pp"
-        col.metric(label, _score(after), delta=delta, help=_("Before: {before}").format(
-            before=_score(before)))  # fmt: skip
-        col.caption(_("before {before} → after {after}").format(
-            before=_score(before), after=_score(after)))  # fmt: skip
-    file_col.download_button(
-        _("Download the model (.npz)"),
-        data=job.npz or b"",
-        # i18n: a file name: ASCII letters, digits and dashes only (no diacritics).
-        file_name=_("cnnviz-class-{code}.npz").format(code=job.room),
-        mime="application/octet-stream",
-        icon=":material/download:",
-        width="stretch",
-    )

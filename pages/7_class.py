@@ -88,13 +88,15 @@ def host(room) -> None:
     live(room.code)
     tuning(room)
     st.divider()
-    st.caption(
-        _(
-            "This page's address holds the key that controls the class: keep it off the "
-            "projector (F11 hides the address bar). The code and QR code above let students "
-            "join; they never carry the key."
-        )
-    )
+    if link is not None:
+        with st.expander(_("The lecturer's link (keep it private)"), icon=":material/key:"):
+            st.markdown(
+                _(
+                    "Whoever opens this link controls the class. The address bar does not hold "
+                    "it, so a reload shows the students' view: open this link to come back."
+                )
+            )
+            st.code(room_ui.host_link(link), language=None, wrap_lines=True)
     st.button(
         _("Close the class"), icon=":material/lock:", key="class.close",
         on_click=room_ui.close_room,

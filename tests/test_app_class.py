@@ -85,6 +85,19 @@ def keys(at: AppTest) -> set[str]:
     return found
 
 
+def dialog_codes(at: AppTest) -> list[str]:
+    """The text of every st.code inside the open dialog (Join / share)."""
+
+    def walk(node, inside):
+        kind = getattr(node, "type", None)
+        found = [node.value] if inside and kind == "code" else []
+        for child in getattr(node, "children", {}).values():
+            found += walk(child, inside or kind == "dialog")
+        return found
+
+    return walk(at._tree, False)
+
+
 def sentences(at: AppTest) -> list[str]:
     return [e.value for e in at.error] + [w.value for w in at.warning] + [i.value for i in at.info]
 
@@ -248,8 +261,13 @@ def test_host_view_shows_code_link_gallery_and_the_class_accuracy(store, mnist_t
     (link,) = [m.value for m in at.markdown if m.value.startswith("Open **")]
     assert f"http://192.168.1.20:8501/class?room={room.code}" in link
     assert room.host_token not in link and "host=" not in link
-    # The address bar keeps both (a reload stays the lecturer's view).
-    assert query(at)["room"] == room.code and query(at)["host"] == room.host_token
+    # The address bar (on the projector) keeps the room but not the host key; the session does.
+    assert query(at)["room"] == room.code and "host" not in query(at)
+    # The lecturer's own link, in a closed expander, brings a new browser back to this view.
+    (own,) = [c.value for c in at.code if "host=" in c.value]
+    assert own == f"http://192.168.1.20:8501/class?room={room.code}&lang=en&host={room.host_token}"
+    again = open_class(dict(part.split("=", 1) for part in own.split("?", 1)[1].split("&")))
+    assert set(HOST_WIDGETS) <= keys(again) and "host" not in query(again)
     # New drawings appear on the next refresh (only new rows are read).
     put_digits(store, room.code, x_test[40:43], y_test[40:43])
     ok(at.run())
@@ -267,7 +285,7 @@ def test_the_join_share_dialog_on_the_host_view_carries_no_host_key(store, monke
     at.context = {"url": "http://localhost:8501/class"}
     at = open_class({"room": room.code, "host": room.host_token, "present": "1"}, at=at)
     ok(at.button(key="cnnviz.share_button").click().run())
-    (code,) = [c.value for c in at.code]
+    (code,) = dialog_codes(at)
     assert f"room={room.code}" in code
     assert "host" not in code and room.host_token not in code and "present" not in code
 

@@ -4,7 +4,8 @@ and Send, the lecturer's projector view (join code, QR code, live gallery, fine-
 Everything a room holds is in the class store (:mod:`cnnviz.classroom`), opened once per process;
 this session keeps only which room it is in (``state.CLASS_ROOM``), the host token when it is the
 lecturer's (``state.CLASS_HOST``, checked by the store on every host action), and caches. The host
-token is never shown: links and QR codes for the hall carry ``room=`` only.
+token is never in the address bar (a ``host=`` in a link is read, then dropped from the address)
+and never in a link or QR code for the hall, which carry ``room=`` only.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 import numpy as np
 import streamlit as st
@@ -316,6 +318,11 @@ def join_link(room) -> share_link.ShareLink | None:
     return share_link.share_link(
         url, query, st.get_option("server.address"), share_link.lan_address()
     )
+
+
+def host_link(link: share_link.ShareLink) -> str:
+    """The lecturer's own link back to the projector view (the join link and the host key)."""
+    return link.url + "&" + urlencode({"host": st.session_state.get(state.CLASS_HOST, "")})
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

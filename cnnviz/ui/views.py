@@ -334,7 +334,9 @@ def _apply_room(text: str | None) -> None:
 
 
 def _apply_host(text: str | None) -> None:
-    """The host token from the lecturer's link (the page checks it with the store)."""
+    """The host token from the lecturer's link, kept in the session only (the page checks it
+    with the store). It is read from a link but never written back to the address, which the
+    projector shows to the whole hall (docs/links.md)."""
     if text is None or not st.session_state.get(state.CLASS_ROOM):
         st.session_state.pop(state.CLASS_HOST, None)
     elif len(text) > 200:
@@ -345,7 +347,7 @@ def _apply_host(text: str | None) -> None:
 
 CLASS = (
     Param("room", lambda: st.session_state.get(state.CLASS_ROOM), _apply_room),
-    Param("host", lambda: st.session_state.get(state.CLASS_HOST), _apply_host),
+    Param("host", lambda: None, _apply_host),
 )
 
 # url_path of a page (cnnviz.ui.registry) -> its parameters; pages not named have none.

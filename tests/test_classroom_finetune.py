@@ -58,6 +58,17 @@ def test_the_given_model_is_not_changed_and_the_result_is_a_copy(tutorial, hall)
     assert "fine_tuned" in result.model.metadata
 
 
+def test_the_given_model_is_not_even_run(tutorial, hall, monkeypatch):
+    """A model shared by every session must not have its layer caches written by a thread."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the shared model was run")
+
+    monkeypatch.setattr(tutorial, "forward", refuse)
+    monkeypatch.setattr(tutorial, "predict", refuse)
+    fine_tune(tutorial, *hall, epochs=1, mnist_test=100)
+
+
 def test_accuracies_agree_with_a_forward_pass_computed_here(tutorial, hall):
     images, labels = hall
     (x_mnist, y_mnist) = hall_digits(300, style="upright", seed=7)  # stand-in "MNIST" pairs

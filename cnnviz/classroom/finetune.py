@@ -11,7 +11,8 @@ A quarter of the class's digits (``holdout``) is kept out of training, chosen at
 in step with the digits (each digit's share as close to a quarter as whole numbers allow) and
 the same for the same ``seed``; the model is trained on the rest only and measured on them:
 the held-out accuracy says how well it reads the class's handwriting it has not seen. The
-network given is never changed: training runs on ``model.copy()``.
+network given is never changed, nor even run (its layers keep caches): everything happens on
+``model.copy()``, so a model shared by every session of the app is safe to pass from a thread.
 
 Training uses the recipe of every cnnviz network (``x / 255 - 0.5``, sparse categorical
 cross-entropy) with Adam, and shifts each digit by up to ``shift`` pixels at random each time it
@@ -206,11 +207,13 @@ def fine_tune(
     train_index, held_index = split_holdout(labels, holdout, seed)
     mnist = mnist_subset(mnist_test)
 
-    held_x, held_y = images[held_index], labels[held_index]
-    held_before = accuracy(model, held_x, held_y)
-    mnist_before = accuracy(model, *mnist) if mnist is not None else None
-
+    # Everything runs on a copy: the model given (often shared by every session of the app)
+    # is not trained, and not even its layers' caches are written from this thread.
     tuned = model.copy()
+    held_x, held_y = images[held_index], labels[held_index]
+    held_before = accuracy(tuned, held_x, held_y)
+    mnist_before = accuracy(tuned, *mnist) if mnist is not None else None
+
     tuned.compile(Adam(learning_rate=lr), "sparse_categorical_crossentropy", ["accuracy"])
     report = _EpochReport(on_epoch, epochs)
     x_train, y_train = images[train_index], labels[train_index]

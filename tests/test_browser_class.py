@@ -2,6 +2,7 @@
 in a browser context of their own, against one ``streamlit run app.py`` with a class store of
 the test's own (``CNNVIZ_CLASSROOM_DB``).
 
+* The lecturer's address bar, on the projector, holds the room's code but not its host key.
 * Three students draw a 7 with the mouse and press Send one right after the other; the
   lecturer's gallery shows all three (its tiles' labels are counted in the figure).
 * With 200 drawings already in the room (put in through the store), a new drawing sent by a
@@ -95,6 +96,8 @@ def test_three_students_and_the_lecturer(class_app, browser, artifacts):
     host_context, host = new_tab(browser)
     open_view(host, f"{url}/class?room={room.code}&host={room.host_token}")
     host.get_by_text(room.code, exact=True).first.wait_for(timeout=STEP_MS)
+    # The projector's address bar keeps the room, not the host key (the session holds it).
+    assert f"room={room.code}" in host.url and room.host_token not in host.url
     students = [new_tab(browser) for _ in range(3)]
     try:
         for _context, page in students:

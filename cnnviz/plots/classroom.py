@@ -68,23 +68,37 @@ def gallery_columns(count: int, most: int = 14) -> int:
     return int(min(most, max(6, math.ceil(math.sqrt(count)))))
 
 
+# The mosaic's palette: greys 0-251 for the drawings (ink 0-255 mapped onto them: no visible
+# difference), then the two frame colours and the white of the label bands. A palette PNG is
+# about a third of an RGB one, and the host view sends it once a second.
+GREYS = 252
+_RIGHT_INDEX, _WRONG_INDEX, _WHITE_INDEX = 252, 253, 254
+
+
+def _palette() -> list[int]:
+    greys = [round(v * 255 / (GREYS - 1)) for v in range(GREYS)]
+    colours = [(g, g, g) for g in greys] + [_rgb(RIGHT), _rgb(WRONG), (255, 255, 255)]
+    return [channel for colour in colours for channel in colour]
+
+
 def _mosaic_png(images: np.ndarray, right: np.ndarray, columns: int) -> tuple[str, int, int]:
-    """The tiles as one RGB PNG (a data URI): each drawing framed green or red, label bands
+    """The tiles as one palette PNG (a data URI): each drawing framed green or red, label bands
     left white. Returns (data URI, width, height) in pixels."""
     n = len(images)
     rows = max(1, math.ceil(n / columns))
     width = columns * (TILE + GAP) - GAP
     height = rows * (TILE + BAND) + GAP
-    canvas = np.full((height, width, 3), 255, dtype=np.uint8)
-    frames = {True: _rgb(RIGHT), False: _rgb(WRONG)}
+    canvas = np.full((height, width), _WHITE_INDEX, dtype=np.uint8)
+    greys = np.rint(np.asarray(images, dtype=np.float32) * ((GREYS - 1) / 255)).astype(np.uint8)
     for i in range(n):
         r, c = divmod(i, columns)
         top, left = r * (TILE + BAND) + BAND, c * (TILE + GAP)
-        canvas[top : top + TILE, left : left + TILE] = frames[bool(right[i])]
-        ink = np.asarray(images[i], dtype=np.uint8)
-        canvas[top + FRAME : top + FRAME + 28, left + FRAME : left + FRAME + 28] = ink[..., None]
+        canvas[top : top + TILE, left : left + TILE] = _RIGHT_INDEX if right[i] else _WRONG_INDEX
+        canvas[top + FRAME : top + FRAME + 28, left + FRAME : left + FRAME + 28] = greys[i]
+    picture = Image.fromarray(canvas, mode="P")
+    picture.putpalette(_palette())
     buffer = io.BytesIO()
-    Image.fromarray(canvas).save(buffer, format="PNG", optimize=False, compress_level=6)
+    picture.save(buffer, format="PNG", compress_level=6)
     uri = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
     return uri, width, height
 

@@ -161,6 +161,21 @@ def test_joining_with_the_code_opens_the_student_view(store):
     assert any(m.value == "### Draw a 4" for m in at.markdown)
 
 
+@needs_bundled
+def test_starting_a_class_opens_the_host_view(store):
+    at = open_class()
+    at.selectbox(key="class.start_prompt").set_value(3)
+    at.radio(key="class.start_model").set_value("tutorial")
+    ok(at.button(key="class.start").click().run())
+    code = at.session_state[state.CLASS_ROOM]
+    room = store.room(code)
+    assert (room.prompt, room.model) == (3, "tutorial")
+    assert store.check_host(code, at.session_state[state.CLASS_HOST]).code == code
+    assert set(HOST_WIDGETS) <= keys(at)
+    assert query(at) == {"lang": "en", "room": code}  # the key is not in the address
+    assert metric(at, "Drawings") == "0"
+
+
 # --- the student ------------------------------------------------------------------------------
 
 

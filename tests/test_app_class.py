@@ -159,6 +159,10 @@ def test_joining_with_the_code_opens_the_student_view(store):
     assert at.session_state[state.CLASS_ROOM] == room.code
     assert query(at)["room"] == room.code and "host" not in query(at)
     assert any(m.value == "### Draw a 4" for m in at.markdown)
+    # A link with the code as a person types it is read the same way, and written back clean.
+    typed = open_class({"room": f"{room.code[:3].lower()}-{room.code[3:].lower()}"})
+    assert query(typed)["room"] == room.code
+    assert any(m.value == "### Draw a 4" for m in typed.markdown)
 
 
 @needs_bundled

@@ -99,6 +99,7 @@ def current_room():
         leave()
         say("top", "error", str(exc))
         return None, False
+    st.session_state[state.CLASS_ROOM] = room.code  # "abc-123" in a link -> ABC123
     token = st.session_state.get(state.CLASS_HOST)
     if not token:
         return room, False

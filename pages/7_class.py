@@ -156,11 +156,14 @@ def live(code: str) -> None:
 
 
 def order_name(newest: bool) -> str:
-    if newest:
-        return _("Newest first. Green: read as the digit meant; red: read as another digit.")
-    return _(
-        "The most confidently wrong first. Green: read as the digit meant; red: read as another "
-        "digit."
+    order = _("Newest first.") if newest else _("The most confidently wrong first.")
+    return (
+        order
+        + " "
+        + _(
+            "Above each drawing: the digit meant → the network's reading; green when they agree, "
+            "red when they do not."
+        )
     )
 
 

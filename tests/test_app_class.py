@@ -251,6 +251,29 @@ def test_a_drawing_sent_to_a_closed_room_stays_on_the_canvas(store, canvas, mnis
     assert sent.label == 2
 
 
+def test_a_database_error_on_send_is_one_sentence_and_the_drawing_stays(store, canvas, mnist_test):
+    import sqlite3
+
+    x_test, _y = mnist_test
+    room = store.create_room(prompt=7)
+    at = open_class({"room": room.code})
+    canvas.draw(black_canvas(x_test[0]))
+    ok(at.run())
+    page_store = classroom.store()
+
+    def locked(*args, **kwargs):
+        raise sqlite3.OperationalError("database is locked")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(page_store, "submit", locked)
+        ok(button(at, "Send").click().run())
+    (said,) = [e.value for e in at.error]
+    assert "OperationalError" in said and "still on the canvas" in said
+    ok(button(at, "Send").click().run())  # the same drawing, once the database answers again
+    (sent,) = store.submissions(room.code)
+    assert sent.label == 7
+
+
 # --- the host ---------------------------------------------------------------------------------
 
 

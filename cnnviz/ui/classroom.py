@@ -281,6 +281,12 @@ def send(code: str) -> None:
     except InputError as exc:
         kept = _("{error} Your drawing is still on the canvas.").format(error=exc)
         return say("send", "error", kept)
+    except Exception as exc:  # the database busy or gone: say so, keep the drawing
+        busy = _(
+            "The class could not take your drawing just now ({error}); it is still on the "
+            "canvas: press Send again in a moment."
+        ).format(error=type(exc).__name__)
+        return say("send", "error", busy)
     st.session_state[state.CLASS_SENDS].setdefault(code, []).append(clock())
     st.session_state[state.CLASS_LAST] = {"room": code, "key": key, "id": submission.id}
 

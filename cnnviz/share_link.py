@@ -22,9 +22,9 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 ALL_INTERFACES = {"", "0.0.0.0", "::", "[::]"}
-# View preferences of the lecturer's screen, not the lesson's state: a phone opening the link
-# should not start in presenter view.
-NOT_SHARED = ("present",)
+# Never in a link shown to the hall: the lecturer's presenter view (a phone should not start in
+# it) and the host token of a class (Class page): whoever holds it controls the room.
+NOT_SHARED = ("present", "host")
 SERVE_HALL = "streamlit run app.py --server.address 0.0.0.0"
 # Addresses a UDP socket is "connected" to, to learn which local address the system would send
 # from. A UDP connect sends no packet; the first gives the LAN address on most networks.

@@ -24,6 +24,7 @@ PAGES = [
     "pages/4_softmax_backprop.py",
     "pages/5_train_live.py",
     "pages/6_why_convolution.py",
+    "pages/7_class.py",
 ]
 
 CHILD = r"""

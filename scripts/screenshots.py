@@ -10,7 +10,9 @@ one PNG per page. Needs ``apt-get install chromium`` and ``pip install playwrigh
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -46,19 +48,42 @@ def go(page, title: str) -> None:
     settle(page)
 
 
+def class_room(database: str, drawings: int = 60) -> tuple[str, str]:
+    """A class with ``drawings`` digits in a hall's handwriting (cnnviz.classroom.handwriting,
+    MNIST digits written thick and tilted): (code, host key)."""
+    from cnnviz.classroom import open_store
+    from cnnviz.classroom.handwriting import hall_digits
+
+    store = open_store(database)
+    room = store.create_room(prompt=None, base_model="strong")
+    for image, label in zip(*hall_digits(drawings, seed=1), strict=True):
+        store.submit(room.code, image, int(label))
+    return room.code, room.host_token
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     ap.add_argument("--lang", choices=list(i18n.LANGUAGES), default="en")
+    ap.add_argument("--only", choices=["all", "class"], default="all")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     i18n.set_language(args.lang)  # the labels to click, in the page's language
     t = i18n._
     suffix = "" if args.lang == "en" else f"-{args.lang}"
+    folder = tempfile.mkdtemp(prefix="cnnviz-screenshots-")
+    os.environ["CNNVIZ_CLASSROOM_DB"] = database = os.path.join(folder, "class.sqlite3")
     with serve_app() as url:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 800})
+            # The Class page's projector view: the join code, its QR code and a class's digits.
+            code, key = class_room(database)
+            page.goto(f"{url}/class?room={code}&host={key}&lang={args.lang}")
+            settle(page, 3000)
+            shoot(page, args.out / f"10-class{suffix}.png", 1450)
+            if args.only == "class":
+                return
             page.goto(f"{url}/?lang={args.lang}")
             settle(page, 1500)
             shoot(page, args.out / f"0-overview{suffix}.png", 1500)

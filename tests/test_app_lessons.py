@@ -60,7 +60,7 @@ def test_overview_shows_the_mnist_summary_and_a_card_per_page():
     assert "Train: X=(60000, 28, 28), y=(60000,)" in code
     assert "Test: X=(10000, 28, 28), y=(10000,)" in code
     links = at.get("page_link")
-    assert len(links) == 7  # every page but the Overview itself
+    assert len(links) == 8  # every page but the Overview itself
     text = " ".join(m.value for m in at.markdown)
     assert "1,000,000,000,000" in text and "72" in text
 

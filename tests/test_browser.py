@@ -27,6 +27,7 @@ EXPECTED_PAGES = [
     "Softmax & backprop",
     "Train live",
     "Why convolution",
+    "Class",
 ]
 
 

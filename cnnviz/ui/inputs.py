@@ -214,9 +214,15 @@ def _canvas_failed(where, exc: Exception) -> None:
     )
 
 
-def drawing_input(where=None, key: str = "canvas") -> None:
-    """A 280x280 drawing canvas (white ink on black), brush size and clear; new strokes become
-    the current input. The canvas's own toolbar (undo, redo, reset) sits below the canvas."""
+def use_drawing(image: np.ndarray, steps: list) -> None:
+    """The default use of a new drawing: it becomes the current input of every page."""
+    set_current_image(image, DRAWING, steps=steps)
+
+
+def drawing_input(where=None, key: str = "canvas", use=use_drawing) -> None:
+    """A 280x280 drawing canvas (white ink on black), brush size and clear; new strokes are
+    given to ``use(image (28, 28) float32 in [0, 1], steps)`` (by default they become the current
+    input). The canvas's own toolbar (undo, redo, reset) sits below the canvas."""
     where = where or st
     counter_key = f"{key}_generation"  # changing the canvas key remounts it empty ("Clear")
     generation = st.session_state.setdefault(counter_key, 0)
@@ -265,7 +271,7 @@ def drawing_input(where=None, key: str = "canvas") -> None:
         return
     original = np.ascontiguousarray(np.asarray(result.image_data)[:, :, :3], dtype=np.uint8)
     steps = recipe_steps(Image.fromarray(original), original.shape[:2], steps)
-    set_current_image(image, DRAWING, steps=steps)
+    use(image, steps)
 
 
 def recipe_expander(where=None) -> None:

@@ -65,4 +65,12 @@ PAGES = [
         ":material/lightbulb:",
         N_("Count the weights of dense vs convolutional layers, and shift a digit."),
     ),
+    PageInfo(
+        "pages/7_class.py",
+        N_("Class"),
+        ":material/groups:",
+        N_(
+            "Everyone draws a digit on a phone; see which ones fool the network, then let it learn."
+        ),
+    ),
 ]

@@ -37,7 +37,8 @@ def current() -> share_link.ShareLink | None:
     )
 
 
-def _notes(link: share_link.ShareLink) -> None:
+def notes(link: share_link.ShareLink) -> None:
+    """Whether phones can open ``link``, and how to serve the hall when they cannot."""
     if link.local_only:
         text = _(
             "This app only listens on this computer, so phones cannot open it. To serve the "
@@ -78,7 +79,7 @@ def _show() -> None:
         st.code(link.url, language=None, wrap_lines=True)
         if st.query_params.get("input") == "drawing":
             st.caption(_(NO_DRAWING))
-        _notes(link)
+        notes(link)
 
 
 def _asked() -> None:

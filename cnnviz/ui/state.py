@@ -46,3 +46,16 @@ SHARE_ASKED = "cnnviz.share_asked"
 # replica that stopped, and the page where that is being said (cnnviz.ui.hall).
 HALL_CHECKED = "cnnviz.hall.checked"
 HALL_MOVED = "cnnviz.hall.moved"
+
+# Class mode (pages/7_class.py, cnnviz.ui.classroom): the room this session is in, the host
+# token when it is the lecturer's (never shown to a student), the student's drawing waiting to
+# be sent, their sends (for the rate limit) and last result, the host's gallery cache and the
+# background fine-tuning.
+CLASS_ROOM = "cnnviz.class.room"  # the room's 6-character code, or absent
+CLASS_HOST = "cnnviz.class.host"  # the host token of CLASS_ROOM, or absent (a student)
+CLASS_DRAWING = "cnnviz.class.drawing"  # float32 (28, 28) in [0, 1]: the drawing to send
+CLASS_SENDS = "cnnviz.class.sends"  # {room code: [time.monotonic() of each send]}
+CLASS_LAST = "cnnviz.class.last"  # the student's last sent drawing and its prediction
+CLASS_GALLERY = "cnnviz.class.gallery"  # the host's submissions and predictions so far
+CLASS_TUNING = "cnnviz.class.tuning"  # cnnviz.ui.classroom.Tuning: fine-tuning in the background
+CLASS_SAID = "cnnviz.class.said"  # {place on the page: (kind, sentence)} to show once

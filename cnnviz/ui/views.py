@@ -9,7 +9,16 @@ import streamlit as st
 
 from cnnviz import filters, lessons
 from cnnviz.i18n import N_
-from cnnviz.ui import conv_settings, inputs, links, models, softmax_parts, state, train_settings
+from cnnviz.ui import (
+    classroom,
+    conv_settings,
+    inputs,
+    links,
+    models,
+    softmax_parts,
+    state,
+    train_settings,
+)
 from cnnviz.ui.links import CannotTravel, Param, among, choice, integer, position
 
 NO_DRAWING = N_(
@@ -310,6 +319,37 @@ WHY_CONVOLUTION = (
     integer("dy", "why.dy", -8, 8),
 )
 
+# --- Class ---------------------------------------------------------------------------------
+
+
+def _apply_room(text: str | None) -> None:
+    """A room code from a link; whether the room exists is the page's to say (one sentence)."""
+    if text is None:
+        st.session_state.pop(state.CLASS_ROOM, None)
+        return
+    code = classroom.clean_code(text)
+    if st.session_state.get(state.CLASS_ROOM) != code:
+        classroom.leave()
+    st.session_state[state.CLASS_ROOM] = code
+
+
+def _apply_host(text: str | None) -> None:
+    """The host token from the lecturer's link, kept in the session only (the page checks it
+    with the store). It is read from a link but never written back to the address, which the
+    projector shows to the whole hall (docs/links.md)."""
+    if text is None or not st.session_state.get(state.CLASS_ROOM):
+        st.session_state.pop(state.CLASS_HOST, None)
+    elif len(text) > 200:
+        raise ValueError(text)
+    else:
+        st.session_state[state.CLASS_HOST] = text
+
+
+CLASS = (
+    Param("room", lambda: st.session_state.get(state.CLASS_ROOM), _apply_room),
+    Param("host", lambda: None, _apply_host),
+)
+
 # url_path of a page (cnnviz.ui.registry) -> its parameters; pages not named have none.
 BY_PAGE = {
     "draw_predict": DRAW_PREDICT,
@@ -318,4 +358,5 @@ BY_PAGE = {
     "softmax_backprop": SOFTMAX,
     "train_live": TRAIN_LIVE,
     "why_convolution": WHY_CONVOLUTION,
+    "class": CLASS,
 }

@@ -203,22 +203,31 @@ def _number(value: float) -> str:
     return "0" if text in ("0", "-0") else text.replace("-", "−")
 
 
-def _scale_labels(labels: list[tuple[float, float, str]], axis: str = "") -> dict:
-    x, y, text = zip(*labels, strict=True)
+def _text_points(
+    points: list[tuple[float, float, str]], position: str, axis: str = "", clip: bool = True
+) -> dict:
+    """Texts at (x, y) points of a band's axes as one text trace (drawn far faster by Plotly.js
+    than one annotation each); ``clip=False`` lets them stand in the margin."""
+    x, y, text = zip(*points, strict=True) if points else ((), (), ())
     return {
         "type": "scatter",
         "mode": "text",
         "x": list(x),
         "y": list(y),
         "text": list(text),
-        "textposition": "middle right",
+        "textposition": position,
         "textfont": {"size": style.FONT_SIZE - 3},
-        "cliponaxis": False,  # in the right margin, LABEL_ROOM pixels
+        "cliponaxis": clip,
         "hoverinfo": "skip",
         "showlegend": False,
         "xaxis": f"x{axis}",
         "yaxis": f"y{axis}",
     }
+
+
+def _scale_labels(labels: list[tuple[float, float, str]], axis: str = "") -> dict:
+    """The colour strip's values, right of it in the margin (LABEL_ROOM pixels)."""
+    return _text_points(labels, "middle right", axis, clip=False)
 
 
 def _hover(hover_name: str) -> str:
@@ -231,22 +240,8 @@ def _hover(hover_name: str) -> str:
 
 
 def _tile_titles(mosaic: _Mosaic, axis: str = "") -> dict:
-    """Each tile's title above it: one text trace (drawn far faster by Plotly.js than one
-    annotation per tile)."""
-    x, y, text = zip(*mosaic.titles, strict=True) if mosaic.titles else ((), (), ())
-    return {
-        "type": "scatter",
-        "mode": "text",
-        "x": list(x),
-        "y": list(y),
-        "text": list(text),
-        "textposition": "top center",
-        "textfont": {"size": style.FONT_SIZE - 3},
-        "hoverinfo": "skip",
-        "showlegend": False,
-        "xaxis": f"x{axis}",
-        "yaxis": f"y{axis}",
-    }
+    """Each tile's title above it."""
+    return _text_points(mosaic.titles, "top center", axis)
 
 
 def tile_grid(

@@ -70,14 +70,21 @@ def blas_limit():
             _state["blas"] = outer
 
 
-@contextlib.contextmanager
+_UNCHANGED = contextlib.nullcontext()  # reusable: what wide_gemm gives when it changes nothing
+
+
 def wide_gemm(multiply_adds: int):
-    """Inside blas_limit: run a matrix product of ``multiply_adds`` on the GEMM thread count
-    if it is wide (switching costs about a microsecond); otherwise change nothing."""
+    """Inside blas_limit: a context manager that runs a matrix product of ``multiply_adds``
+    on the GEMM thread count if it is wide (switching costs about a microsecond); otherwise
+    nothing changes (and the check costs a fraction of a microsecond: batch 1 calls it too)."""
     libs, n, g = _state["blas"], _state["threads"], _state["gemm_threads"]
-    if not libs or multiply_adds < WIDE_GEMM or g <= n:
-        yield
-        return
+    if g <= n or not libs or multiply_adds < WIDE_GEMM:
+        return _UNCHANGED
+    return _wide(libs, n, g)
+
+
+@contextlib.contextmanager
+def _wide(libs, n: int, g: int):
     for lib in libs:
         lib.set_num_threads(g)
     try:

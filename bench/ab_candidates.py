@@ -118,6 +118,20 @@ class AdamF32(AdamNow):
             w -= d
 
 
+def pool_backward_broadcast(x, out, dy):
+    """Max-pool backward by one broadcast comparison over (N, H', 2, W', 2, C), ties to the
+    first position by 'greater' against the positions already taken."""
+    n, ho, wo, c = out.shape
+    hit = np.equal(x.reshape(n, ho, 2, wo, 2, c), out[:, :, None, :, None, :])
+    h = [hit[:, :, i, :, j, :] for i in range(2) for j in range(2)]
+    taken = h[0].copy()
+    for k in range(1, 4):
+        np.greater(h[k], taken, out=h[k])
+        if k < 3:
+            taken |= h[k]
+    return np.multiply(hit, dy[:, :, None, :, None, :]).reshape(x.shape)
+
+
 def candidates(n: int, reps: int, rng, only=()):
     BLAS.set_num_threads(1)  # as fit runs; only the "threads" candidate switches to 2
     a = arrays(n, rng)
@@ -152,6 +166,18 @@ def candidates(n: int, reps: int, rng, only=()):
         lambda: col2im(dz2 @ k2m.T, x2.shape),
         "nine shifted products dz @ k[i,j].T",
         lambda: shifted_products(dz2, k2, x2.shape))  # fmt: skip
+
+    from cnnviz.nn import MaxPooling2D
+
+    pool = MaxPooling2D(2)
+    pool.build((26, 26, 32))
+    px = a["out1"]  # a ReLU output: ties at 0 in many windows
+    pout = pool.forward(px)
+    pdy = rng.standard_normal(pout.shape).astype(F32)
+    assert np.array_equal(pool._route_by_masks(pdy), pool_backward_broadcast(px, pout, pdy))
+    run("pool", "pool1 backward: masks per window position (as shipped)",
+        lambda: pool._route_by_masks(pdy), "one broadcast comparison + ties",
+        lambda: pool_backward_broadcast(px, pout, pdy))  # fmt: skip
 
     # threads: wall clock; 1 vs 2 BLAS threads for conv2's three GEMMs
     def gemms():

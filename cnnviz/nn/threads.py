@@ -16,7 +16,9 @@ multiply-adds; ``wide_gemm``) can be given more threads: ``CNNVIZ_GEMM_THREADS=n
 on 2 threads; but in ``fit`` on this shared 2-core machine (load 3 from other work) training ran
 at 1,911 samples/s with 2 threads for those products and 2,950 with one: OpenBLAS's second
 thread keeps spinning between the products and takes the core's other hyperthread from the rest
-of the step (``python bench/gemm_threads.py``; docs/performance.md, issue 14).
+of the step (``python bench/gemm_threads.py``; docs/performance.md, issue 14). On an idle machine,
+with ``OPENBLAS_THREAD_TIMEOUT=4`` (OpenBLAS's threads sleep at once), it gained 26%; the app's
+training process always keeps it at 1.
 
 Without the small ``threadpoolctl`` package the setting is simply not applied.
 """

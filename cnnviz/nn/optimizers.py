@@ -80,7 +80,8 @@ class Adam(Optimizer):
         self.iterations += 1
         t = self.iterations
         b1, b2 = self.beta_1, self.beta_2
-        lr_t = self.learning_rate * np.sqrt(1 - b2**t) / (1 - b1**t)
+        # a Python float (not np.sqrt's float64) keeps every array below in float32
+        lr_t = self.learning_rate * (1 - b2**t) ** 0.5 / (1 - b1**t)
         for w, g in pairs:
             m = self._m.get(id(w))
             if m is None:
@@ -89,7 +90,11 @@ class Adam(Optimizer):
             v = self._v[id(w)]
             m += (1 - b1) * (g - m)
             v += (1 - b2) * (g * g - v)
-            w -= lr_t * m / (np.sqrt(v) + self.epsilon)
+            step = np.sqrt(v)  # then step = lr_t * m / (sqrt(v) + epsilon), in place
+            step += self.epsilon
+            np.divide(m, step, out=step)
+            step *= lr_t
+            w -= step
 
     def get_config(self) -> dict:
         return {

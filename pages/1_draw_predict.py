@@ -5,7 +5,7 @@ import streamlit as st
 from cnnviz.errors import InputError
 from cnnviz.i18n import _
 from cnnviz.plots import predict as plots
-from cnnviz.ui import inputs, layout, links, models, views
+from cnnviz.ui import inputs, language, layout, links, models, views
 
 layout.header(
     _("Draw & predict"),
@@ -27,6 +27,7 @@ def draw_and_predict() -> None:
     """Everything below the title, as one fragment: a new drawing, upload or digit reruns only
     this part (the sidebar and the title are not sent and drawn again: less for a student's
     browser per prediction), and its end writes the new input into the address."""
+    language.restore()  # a fragment's own rerun does not run app.py, which sets it
     try:
         _draw_and_predict()
     finally:  # a fragment's run does not reach app.py's publish: the new input into the URL

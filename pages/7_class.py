@@ -65,7 +65,7 @@ def your_reading(model_name: str, model) -> None:
     with st.container(horizontal=True, gap="large"):
         st.metric(_("The network reads"), str(best))
         st.metric(_("Confidence"), f"{probs[best]:.0%}")
-    layout.chart(predict_plots.probability_bars(probs, height=240), width="stretch")
+    st.html(predict_plots.probability_bars_html(probs, height=240))  # light on a phone
     st.caption(_("Model: {name}").format(name=model_name))
 
 

@@ -34,11 +34,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from cnnviz.share_link import lan_address  # noqa: E402  (the address Join / share shows)
+from scripts.app_server import answers, free_port  # noqa: E402
+
 STICKY_COOKIE = "cnnviz_replica"  # HAProxy's: which replica serves this browser
 PAGE_COOKIE = "cnnviz_page_replica"  # the replica that served the open page; cnnviz.ui.hall
 REPLICA_ENV = "CNNVIZ_REPLICA"  # the replica's own name, r1 .. rN
@@ -93,31 +96,6 @@ backend replicas
     acl page res.hdr(content-type) -m beg text/html
     http-response add-header Set-Cookie "{PAGE_COOKIE}=%s; Path=/; SameSite=Lax" if page
 {lines}"""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def lan_address() -> str | None:
-    """This machine's address on its local network (None when it has none)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.connect(("192.0.2.1", 9))  # no packet is sent: this only picks a route
-            address = s.getsockname()[0]
-        except OSError:
-            return None
-    return None if address.startswith("127.") else address
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def _die_with_parent() -> None:
@@ -208,7 +186,7 @@ class Hall:
                 self.members.append(replica)
             deadline = time.monotonic() + timeout
             self._wait_for(
-                lambda: all(_answers(f"http://{r.address}/_stcore/health") for r in self.members),
+                lambda: all(answers(f"http://{r.address}/_stcore/health") for r in self.members),
                 deadline,
                 "the replicas",
             )

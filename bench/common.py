@@ -473,31 +473,65 @@ def blas_limit(threads: int | None):
 
 @contextlib.contextmanager
 def cnnviz_blas(threads: int | None):
-    """Run cnnviz with its BLAS on ``threads`` threads (None: as shipped, i.e. the engine's own
-    setting, cnnviz.nn.set_blas_threads / CNNVIZ_BLAS_THREADS, which defaults to 1 thread inside
-    fit/predict/evaluate). Sets the engine's setting too, and restores its default afterwards."""
+    """Run cnnviz on whole batches with its BLAS on ``threads`` threads (None: as shipped, i.e.
+    the engine's own settings: fit splits a batch over 2 threads when that is measured faster,
+    cnnviz.nn.set_train_threads / CNNVIZ_TRAIN_THREADS, and BLAS keeps 1 thread inside
+    fit/predict/evaluate, set_blas_threads / CNNVIZ_BLAS_THREADS). Restores the defaults."""
     if threads is None:
         yield
         return
     import cnnviz.nn as cnn
 
     setter = getattr(cnn, "set_blas_threads", None)
+    chunks = getattr(cnn, "set_train_threads", None)
     if setter is not None:
         setter(threads)
+    if chunks is not None:
+        chunks(1)
     try:
         with blas_limit(threads):
             yield
     finally:
         if setter is not None:
             setter(int(os.environ.get("CNNVIZ_BLAS_THREADS", "1")))
+        if chunks is not None:
+            chunks(os.environ.get("CNNVIZ_TRAIN_THREADS", "auto"))
+
+
+BUSY_LOOP = """
+import os, sys
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+import numpy as np
+a = np.random.default_rng(0).random((300, 300))
+while True:
+    a @ a
+"""
+
+
+@contextlib.contextmanager
+def busy(n: int):
+    """``n`` other programs keeping a core busy (a 300x300 matrix product in a loop, one BLAS
+    thread each) for the duration: the machine under load, the same for every engine."""
+    import subprocess
+
+    procs = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(max(n, 0))]
+    try:
+        if procs:
+            time.sleep(1.0)  # let them start
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
 
 
 # Engines the speed scripts compare: key -> (label, threads). cnnviz's threads None: as
-# shipped; torch/keras rows set torch.set_num_threads.
+# shipped; a number: whole batches with BLAS on that many threads; torch/keras rows set
+# torch.set_num_threads.
 ENGINES = {
     "cnnviz": ("cnnviz", None),
-    "cnnviz1": ("cnnviz, BLAS 1 thread", 1),
-    "cnnvizN": (f"cnnviz, BLAS {CORES} threads", CORES),
+    "cnnviz1": ("cnnviz, whole batches, BLAS 1 thread", 1),
+    "cnnvizN": (f"cnnviz, whole batches, BLAS {CORES} threads", CORES),
     "torch": (f"PyTorch {CORES} threads", CORES),
     "torch1": ("PyTorch 1 thread", 1),
     "keras": (f"Keras 3 (torch) {CORES} threads", CORES),

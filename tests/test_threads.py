@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from cnnviz.nn import set_blas_threads, tutorial_model
@@ -46,32 +44,3 @@ def test_predict_runs_with_the_configured_blas_threads(monkeypatch):
         set_blas_threads(1)
     assert blas_threads() == before
     assert threads_mod._state["threads"] == 1
-
-
-def test_wide_products_use_the_gemm_threads_only_inside_the_limit(monkeypatch):
-    """With GEMM threads set, conv2 of the stronger network at batch 16 is wide: its products run
-    on them inside predict, everything else on the one thread; outside fit/predict nothing moves."""
-    from cnnviz.nn import strong_model
-    from cnnviz.nn.threads import wide_gemm
-
-    before = blas_threads()
-    seen = []
-    real = threads_mod.wide_gemm
-
-    @contextlib.contextmanager
-    def spy(work):
-        with real(work):
-            seen.append((work >= threads_mod.WIDE_GEMM, blas_threads()))
-            yield
-
-    monkeypatch.setattr("cnnviz.nn.conv.wide_gemm", spy)
-    threads_mod.set_gemm_threads(2)
-    try:
-        strong_model(seed=0).predict(np.zeros((16, 28, 28), np.float32))
-    finally:
-        threads_mod.set_gemm_threads(1)
-    assert [wide for wide, _ in seen] == [False, True]  # conv1 narrow, conv2 wide
-    assert all(n == 1 for n in seen[0][1]) and all(n == 2 for n in seen[1][1])
-    with wide_gemm(threads_mod.WIDE_GEMM * 4):  # outside any limit: left alone
-        assert blas_threads() == before
-    assert blas_threads() == before

@@ -24,9 +24,10 @@ from cnnviz.nn.layers import (
 )
 from cnnviz.nn.model import Sequential, as_batch
 from cnnviz.nn.optimizers import SGD, Adam, Optimizer
+from cnnviz.nn.parallel import set_train_threads
 from cnnviz.nn.recipes import bundled_models, strong_model, tutorial_model
 from cnnviz.nn.scaled import ScaledImages, ShiftedImages
-from cnnviz.nn.threads import set_blas_threads, set_gemm_threads
+from cnnviz.nn.threads import set_blas_threads
 from cnnviz.ops import softmax
 
 
@@ -61,7 +62,7 @@ __all__ = [
     "load_model",
     "save_model",
     "set_blas_threads",
-    "set_gemm_threads",
+    "set_train_threads",
     "softmax",
     "strong_model",
     "to_bytes",

@@ -72,11 +72,18 @@ class Layer:
         It shares this layer's weights as read-only views and keeps its own caches and
         ``grads``, so a forward/backward on it leaves this layer exactly as it was.
         """
-        clone = copy.copy(self)
+        clone = self.replica()
         clone.params = {k: read_only(v) for k, v in self.params.items()}
+        clone.need_input_grad = True
+        return clone
+
+    def replica(self) -> Layer:
+        """A copy for one chunk of a batch on another thread (cnnviz/nn/parallel.py): the same
+        parameter arrays (the optimizer's in-place updates reach both), its own caches and
+        ``grads``."""
+        clone = copy.copy(self)
         clone.grads = {}
         clone.output = clone.grad_output = clone.grad_input = None
-        clone.need_input_grad = True
         return clone
 
     def __repr__(self) -> str:

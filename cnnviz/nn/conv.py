@@ -8,7 +8,6 @@ from numpy.lib.stride_tricks import as_strided
 from cnnviz.errors import InputError
 from cnnviz.i18n import N_
 from cnnviz.nn.base import F32, Layer, glorot_uniform, square
-from cnnviz.nn.threads import wide_gemm
 from cnnviz.ops import same_padding
 from cnnviz.validate import check_padding, pair, positive_int
 
@@ -137,8 +136,7 @@ class Conv2D(Layer):
         else:  # a gather by the im2col table
             cols = np.take(x.reshape(n, -1), self._window_index(x.shape[1:]), axis=1)
         self.cols = cols.reshape(n * ho * wo, kh * kw * c)  # (N*H'*W', kh*kw*C_in)
-        with wide_gemm(self.cols.size * f):  # a wide product may use 2 BLAS threads (threads.py)
-            z = self.cols @ self.params["kernel"].reshape(-1, f)
+        z = self.cols @ self.params["kernel"].reshape(-1, f)
         if self.use_bias:
             z += self.params["bias"]
         if self.activation == "relu":
@@ -155,9 +153,8 @@ class Conv2D(Layer):
             dy = dy * (self.output > 0)
         dz = dy.reshape(-1, f)
         kernel = self.params["kernel"]
-        with wide_gemm(self.cols.size * f):
-            self.grads["kernel"] = (self.cols.T @ dz).reshape(kernel.shape)
-            dcols = dz @ kernel.reshape(-1, f).T if self.need_input_grad else None
+        self.grads["kernel"] = (self.cols.T @ dz).reshape(kernel.shape)
+        dcols = dz @ kernel.reshape(-1, f).T if self.need_input_grad else None
         if self.use_bias:  # column sums as a BLAS matrix-vector product: 4-9x dz.sum(axis=0)
             self.grads["bias"] = np.ones(len(dz), dz.dtype) @ dz
         if dcols is None:

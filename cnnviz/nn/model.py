@@ -24,6 +24,7 @@ from cnnviz.nn.callbacks import Callback, History, ProgbarLogger, takes_batches
 from cnnviz.nn.layers import LAYER_CLASSES, Layer
 from cnnviz.nn.metrics import accuracy, count_correct
 from cnnviz.nn.npz import save_model
+from cnnviz.nn.parallel import ChunkedSteps
 from cnnviz.nn.threads import blas_limit
 from cnnviz.nn.trace import Trace, trace_layers
 from cnnviz.texts import Text
@@ -248,21 +249,25 @@ class Sequential:
         for cb in cbs:
             cb.on_train_begin({})
         # numpy's overflow warnings are off: a diverging run is caught by its loss instead
+        steps = ChunkedSteps(self)  # each batch in chunks, on threads when that is faster
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"), blas_limit():
-            for epoch in range(initial_epoch, params["epochs"]):
-                for cb in cbs:
-                    cb.on_epoch_begin(epoch, {})
-                order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
-                logs = self._train_epoch(x, target, order, batch_size, epoch, batch_cbs)
-                if logs["samples"] == 0:
-                    break
-                if validation_data is not None and not history.diverged:
-                    logs["val_loss"], logs["val_accuracy"] = self.evaluate(*validation_data)
-                for cb in cbs:
-                    cb.on_epoch_end(epoch, logs)
-                if self.stop_training:
-                    history.stopped_early = not history.diverged
-                    break
+            try:
+                for epoch in range(initial_epoch, params["epochs"]):
+                    for cb in cbs:
+                        cb.on_epoch_begin(epoch, {})
+                    order = rng.permutation(len(x)) if shuffle else np.arange(len(x))
+                    logs = self._train_epoch(x, target, order, batch_size, epoch, batch_cbs, steps)
+                    if logs["samples"] == 0:
+                        break
+                    if validation_data is not None and not history.diverged:
+                        logs["val_loss"], logs["val_accuracy"] = self.evaluate(*validation_data)
+                    for cb in cbs:
+                        cb.on_epoch_end(epoch, logs)
+                    if self.stop_training:
+                        history.stopped_early = not history.diverged
+                        break
+            finally:
+                steps.close()
         self._good_weights = None
         for cb in cbs:
             cb.on_train_end({"diverged": history.diverged, "message": history.message})
@@ -287,19 +292,20 @@ class Sequential:
         self._ensure_built(as_batch(x[:1]))
         return as_labels(target, self.layers[-1].output_shape[0])
 
-    def _train_epoch(self, x, target, order, batch_size: int, epoch: int, batch_cbs) -> dict:
-        """One pass over x[order] a batch at a time; returns the epoch's logs (running loss and
-        accuracy, "samples" seen, "seconds"). Stops early on model.stop_training or divergence."""
+    def _train_epoch(self, x, target, order, batch_size, epoch, batch_cbs, steps) -> dict:
+        """One pass over x[order] a batch at a time (``steps``: cnnviz/nn/parallel.py); returns
+        the epoch's logs (running loss and accuracy, "samples" seen, "seconds"). Stops early on
+        model.stop_training or divergence."""
         t0 = time.perf_counter()
         loss_sum, seen, correct = 0.0, 0, 0
         for step, (xb, yb) in enumerate(_batches(x, target, order, batch_size)):
-            loss = self._gradients(xb, yb)
+            loss, right = steps.gradients(xb, yb)
             if not math.isfinite(loss):
                 self._diverged(epoch, step, loss)
                 break
             if step % 100 == 0:
                 self._good_weights = self.get_weights()
-            correct += count_correct(self.layers[-1].output, yb)
+            correct += right
             loss_sum += loss * len(yb)
             seen += len(yb)
             self.apply_gradients()

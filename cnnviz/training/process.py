@@ -26,8 +26,8 @@ from cnnviz.i18n import N_
 from cnnviz.nn.callbacks import epoch_line
 from cnnviz.nn.inspect import confusion_matrix, first_conv_kernel, look_inside
 from cnnviz.nn.metrics import accuracy
+from cnnviz.nn.parallel import set_train_threads
 from cnnviz.nn.recipes import TrainingConfig
-from cnnviz.nn.threads import set_gemm_threads
 from cnnviz.texts import Percent, Text
 from cnnviz.training.messages import (
     Command,
@@ -177,9 +177,9 @@ def child_main(conn, model, x_train, y_train, x_test, y_test, config, paused, sn
 
     snap: the app's first snapshot (sizes, the sample digit, the initial filters).
     """
-    # one BLAS thread even for wide products, whatever CNNVIZ_GEMM_THREADS says: the browser and
-    # the server keep the other vCPU busy, where 2 threads lose (docs/performance.md, issue 14)
-    set_gemm_threads(1)
+    # whole batches on this one thread, whatever CNNVIZ_TRAIN_THREADS says: the other cores serve
+    # the browser and the other sessions (cnnviz/nn/parallel.py, docs/performance.md, issue 14)
+    set_train_threads(1)
     controls = Controls(snap, paused)
     finished = threading.Event()
 

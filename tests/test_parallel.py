@@ -141,20 +141,33 @@ def test_a_diverging_fit_warns_nothing_from_the_worker_threads():
     assert all(np.isfinite(w).all() for w in model.get_weights())
 
 
-def test_the_chooser_keeps_the_faster_way():
-    """Fed step times (seconds per batch), the chooser measures both ways in turn and keeps the
-    faster one per image until it measures again."""
+def _feed(chooser, steps: int, at_once_time: float, in_turn_time: float) -> list[bool]:
+    ways = []
+    for _ in range(steps):
+        way = chooser.choose("key")
+        ways.append(way)
+        chooser.record(at_once_time if way else in_turn_time, 32)
+    return ways
+
+
+def test_the_chooser_keeps_the_faster_way_and_measures_again_when_the_speed_moves():
+    """Fed step times (seconds per batch), the chooser measures both ways in turn, keeps the
+    faster one per image, and measures again when that way's speed moves by more than DRIFT."""
+    trial = 4 * _Chooser.TRIAL
     for at_once_time, in_turn_time, expected in ((0.5, 1.0, True), (1.0, 0.5, False)):
         parallel._decided.clear()
         chooser = _Chooser("measure")
-        ways = []
-        for _ in range(4 * _Chooser.TRIAL):
-            way = chooser.choose("key")
-            ways.append(way)
-            chooser.record(at_once_time if way else in_turn_time, 32)
+        ways = _feed(chooser, trial, at_once_time, in_turn_time)
         assert ways.count(True) == ways.count(False) == 2 * _Chooser.TRIAL
-        assert [chooser.choose("key") for _ in range(5)] == [expected] * 5
+        steady = _feed(chooser, 10 * _Chooser.TRIAL, at_once_time * 1.1, in_turn_time * 1.1)
+        assert steady == [expected] * len(steady)  # 10% slower: no new trial
         assert parallel._decided["key"][0] is expected
+    # another program starts: the kept way (in turn) gets 3x slower, at once only 1.2x
+    slow = _feed(chooser, _Chooser.TRIAL, 1.2, 1.5)
+    assert slow == [False] * _Chooser.TRIAL
+    again = _feed(chooser, trial, 1.2, 1.5)
+    assert again.count(True) == again.count(False) == 2 * _Chooser.TRIAL
+    assert _feed(chooser, 3, 1.2, 1.5) == [True] * 3
     parallel._decided.clear()
 
 

@@ -106,53 +106,73 @@ class _Worker:
 
 
 class _Chooser:
-    """At once or in turn? Times ``TRIAL`` steps each way twice, keeps the faster for about
-    ``KEEP_SECONDS``, then measures again (the machine's load changes). The last decision for a
-    network and batch shape outlives the ``fit`` call (``_decided``): a loop of short fits
-    measures once every KEEP_SECONDS, not on every call."""
+    """At once or in turn? Times ``TRIAL`` steps each way, twice, and keeps the faster. While it
+    trains that way it keeps timing it, ``TRIAL`` steps at a time, and measures both ways again
+    when the speed moves by more than ``DRIFT`` from what the trial measured (another program
+    started or stopped) or after ``MAX_AGE`` seconds. The decision for a network and batch
+    shape outlives the ``fit`` call (``_decided``): a loop of short fits does not measure on
+    every call."""
 
     TRIAL = 6
-    KEEP_SECONDS = 10.0
+    DRIFT = 0.25
+    MAX_AGE = 60.0
 
     def __init__(self, mode: str):
         self.mode, self.key = mode, None
-        self.plan: list[bool] = []  # the modes of the trial blocks still to run
-        self.block: list = []  # [at_once, steps left, seconds, samples] of the running block
-        self.seen: dict[bool, list[float]] = {}
+        self.plan: list[bool] = []  # the ways of the trial blocks still to run
+        self.block = _Block(True)  # the running block of steps (a trial's or a check's)
+        self.trial = False
+        self.seen: dict[bool, _Block] = {}
 
     def choose(self, key) -> bool:
         if self.mode != "measure":
             return self.mode == "at once"
         self.key = key
-        if not self.block:
-            at_once, until = _decided.get(key, (True, 0.0))
-            if not self.plan and time.perf_counter() >= until:
-                self.plan = [not at_once, at_once] * 2
-                self.seen = {True: [0.0, 0], False: [0.0, 0]}
-            if not self.plan:
-                return at_once
-            self.block = [self.plan.pop(0), self.TRIAL, 0.0, 0]
-        return self.block[0]
+        if self.block.steps == 0:  # between blocks
+            way, _, when = _decided.get(key, (True, 0.0, -self.MAX_AGE))
+            if not self.plan and time.perf_counter() - when >= self.MAX_AGE:
+                self.plan = [not way, way] * 2
+                self.seen = {True: _Block(True), False: _Block(False)}
+            self.trial = bool(self.plan)
+            self.block = _Block(self.plan.pop(0) if self.plan else way)
+        return self.block.at_once
 
     def record(self, seconds: float, samples: int) -> None:
-        if not self.block:
+        if self.mode != "measure":
             return
-        self.block[1] -= 1
-        self.block[2] += seconds
-        self.block[3] += samples
-        if self.block[1] > 0:
+        block = self.block
+        block.add(seconds, samples)
+        if block.steps < self.TRIAL:
             return
-        at_once, _, secs, n = self.block
-        self.seen[at_once][0] += secs
-        self.seen[at_once][1] += n
-        self.block = []
-        if not self.plan:  # both ways measured twice: keep the faster per image
-            (t1, n1), (t0, n0) = self.seen[True], self.seen[False]
-            _decided[self.key] = (t1 * n0 <= t0 * n1, time.perf_counter() + self.KEEP_SECONDS)
+        self.block = _Block(block.at_once)
+        if self.trial:
+            self.seen[block.at_once].add(block.seconds, block.samples, block.steps)
+            if not self.plan:  # both ways measured twice: keep the faster per image
+                fast = min(self.seen.values(), key=_Block.per_image)
+                _decided[self.key] = (fast.at_once, fast.per_image(), time.perf_counter())
+            return
+        way, expected, _ = _decided[self.key]
+        if abs(block.per_image() / expected - 1) > self.DRIFT:  # measure again on the next step
+            _decided[self.key] = (way, expected, -self.MAX_AGE)
 
 
-# (chunks, batch shape, parameter count) -> (at once?, keep until perf_counter)
-_decided: dict[tuple, tuple[bool, float]] = {}
+class _Block:
+    """Steps run one way (at once or in turn): how many, their seconds and images."""
+
+    def __init__(self, at_once: bool):
+        self.at_once, self.steps, self.seconds, self.samples = at_once, 0, 0.0, 0
+
+    def add(self, seconds: float, samples: int, steps: int = 1) -> None:
+        self.steps += steps
+        self.seconds += seconds
+        self.samples += samples
+
+    def per_image(self) -> float:
+        return self.seconds / max(self.samples, 1)
+
+
+# (chunks, batch shape, parameter count) -> (at once?, seconds per image, when decided)
+_decided: dict[tuple, tuple[bool, float, float]] = {}
 
 
 class ChunkedSteps:

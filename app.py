@@ -6,9 +6,13 @@ Run with ``streamlit run app.py``.
 import streamlit as st
 
 from cnnviz.i18n import _
+from cnnviz.nn import set_train_threads
 from cnnviz.ui import hall, language, links, presenter, share, views
 from cnnviz.ui.registry import PAGES
 
+# the server's cores serve every session: fit, predict and evaluate (the class's fine-tuning, the
+# test-set scores) keep to one thread here, as the Train live process does (cnnviz/nn/parallel.py)
+set_train_threads(1)
 present = presenter.choose()  # reads ?present= only: the sidebar's first state depends on it
 st.set_page_config(
     page_title="cnnviz",

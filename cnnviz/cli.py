@@ -53,6 +53,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--out", type=Path, help="save the trained model here (.npz)")
     t.add_argument("--log", type=Path, help="write the per-epoch history here (.json)")
     t.add_argument("--quiet", action="store_true", help="no epoch lines")
+    t.add_argument(
+        "--no-validation",
+        action="store_true",
+        help="no test-set evaluation after each epoch (the final test accuracy is still printed)",
+    )
     sub.add_parser("info", help="list the datasets and bundled models on this machine")
     return ap
 
@@ -109,7 +114,7 @@ def train(args: argparse.Namespace) -> int:
         y_train,
         batch_size=recipe.batch_size,
         epochs=recipe.epochs,
-        validation_data=(test_images, y_test),
+        validation_data=None if args.no_validation else (test_images, y_test),
         verbose=0 if args.quiet else 1,
         seed=recipe.seed,
     )

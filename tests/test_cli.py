@@ -64,6 +64,14 @@ def test_train_prints_keras_lines_and_saves_a_working_model(tmp_path):
     assert len(history["loss"]) == 2 and history["loss"][1] < history["loss"][0]
 
 
+def test_no_validation_skips_the_per_epoch_test_evaluation():
+    r = run("train", "--epochs", "1", "--limit", "512", "--filters", "2", "--no-validation")
+    assert r.returncode == 0, r.stderr
+    epoch_line = next(ln for ln in r.stdout.splitlines() if ln.startswith("512/512 ["))
+    assert "loss:" in epoch_line and "val_loss" not in epoch_line
+    assert "Test accuracy: " in r.stdout  # the final evaluation still runs
+
+
 def test_bad_settings_give_one_line_and_exit_2():
     r = run("train", "--epochs", "0", "--quiet")
     assert r.returncode == 2

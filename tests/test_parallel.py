@@ -180,3 +180,52 @@ def test_the_setting_parses_numbers_and_auto():
     assert 1 <= parallel.train_threads() <= 2
     with pytest.raises(ValueError):
         parallel.set_train_threads(2, "sometimes")
+
+
+def test_predict_and_evaluate_in_parts_equal_one_pass():
+    """600 images: two parts of 300 on two threads give the probabilities of a single pass on
+    this thread, and evaluate's loss and accuracy are the cross-entropy and hit rate of those
+    probabilities, computed here from scratch."""
+    model = strong_model(seed=8)
+    x, y = _digits(600, seed=9)
+    parallel.set_train_threads(1)
+    whole = model.predict(x)
+    parallel.set_train_threads(2, "at once")
+    seen = []
+    real = type(model).forward
+
+    def spy(self, data, training=False):
+        seen.append(threading.current_thread().name)
+        return real(self, data, training)
+
+    type(model).forward = spy
+    try:
+        parts = model.predict(x)
+        loss, acc = model.evaluate(x, y)
+    finally:
+        type(model).forward = real
+    assert "cnnviz-part" in seen and "MainThread" in seen
+    np.testing.assert_allclose(parts, whole, rtol=1e-5, atol=1e-7)
+    expected_loss = -np.mean(np.log(np.clip(whole[np.arange(len(y)), y], 1e-7, 1)))
+    assert loss == pytest.approx(expected_loss, rel=1e-4)
+    assert acc == pytest.approx(np.mean(whole.argmax(1) == y))
+    assert not [t for t in threading.enumerate() if t.name == "cnnviz-part"]
+
+
+def test_an_error_in_a_part_reaches_the_caller():
+    parallel.set_train_threads(2, "at once")
+    model = tutorial_model(seed=0)
+    x, _ = _digits(600)
+    real = type(model.layers[0]).forward
+
+    def broken(self, data, training=False):
+        if threading.current_thread().name == "cnnviz-part":
+            raise InputError("A part failed.")
+        return real(self, data, training)
+
+    type(model.layers[0]).forward = broken
+    try:
+        with pytest.raises(InputError, match="A part failed"):
+            model.predict(x)
+    finally:
+        type(model.layers[0]).forward = real

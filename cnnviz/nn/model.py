@@ -24,7 +24,7 @@ from cnnviz.nn.callbacks import Callback, History, ProgbarLogger, takes_batches
 from cnnviz.nn.layers import LAYER_CLASSES, Layer
 from cnnviz.nn.metrics import accuracy, count_correct
 from cnnviz.nn.npz import save_model
-from cnnviz.nn.parallel import ChunkedSteps
+from cnnviz.nn.parallel import ChunkedSteps, in_parts
 from cnnviz.nn.threads import blas_limit
 from cnnviz.nn.trace import Trace, trace_layers
 from cnnviz.texts import Text
@@ -346,30 +346,42 @@ class Sequential:
         self.history.message = self.history.message_text.english
         self.stop_training = True
 
-    def predict(self, x, batch_size: int = 256, verbose: int = 0) -> np.ndarray:
-        """x (N, H, W[, C]) -> class probabilities (N, classes), float32."""
-        n = len(x)
-        with blas_limit():
-            outs = [self.forward(x[i : i + batch_size]).copy() for i in range(0, n, batch_size)]
-        if not outs:
+    def predict(self, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+        """x (N, H, W[, C]) -> class probabilities (N, classes), float32. Large inputs are cut
+        into parts predicted on threads of their own (cnnviz/nn/parallel.py)."""
+        if len(x) == 0:
             raise InputError("There are no images to predict.")
-        return np.concatenate(outs)
+        self._ensure_built(as_batch(x[:1]))  # before any replica shares the weights
 
-    def evaluate(self, x, y, batch_size: int = 256, verbose: int = 0) -> list[float]:
+        def part(model, start: int, stop: int) -> list[np.ndarray]:
+            return [
+                model.forward(x[i : min(i + batch_size, stop)]).copy()
+                for i in range(start, stop, batch_size)
+            ]
+
+        with blas_limit():
+            return np.concatenate([out for outs in in_parts(self, len(x), part) for out in outs])
+
+    def evaluate(self, x, y, batch_size: int = 32, verbose: int = 0) -> list[float]:
         """Mean loss and accuracy over (x, y): [loss, accuracy]."""
         n = len(x)
         if n == 0 or len(y) != n:
             raise InputError("Evaluation needs as many labels as images, and at least one.")
         target = as_labels(y)
-        loss_sum = correct = 0.0
-        with blas_limit():
-            for i in range(0, n, batch_size):
-                probs = self.forward(x[i : i + batch_size])
-                t = target[i : i + batch_size]
-                loss, _ = self._loss_and_grad(probs, t)
-                loss_sum += loss * len(t)
+        self._ensure_built(as_batch(x[:1]))
+
+        def part(model, start: int, stop: int) -> tuple[float, int]:
+            loss_sum = correct = 0
+            for i in range(start, stop, batch_size):
+                probs = model.forward(x[i : min(i + batch_size, stop)])
+                t = target[i : min(i + batch_size, stop)]
+                loss_sum += model._loss_and_grad(probs, t)[0] * len(t)
                 correct += count_correct(probs, t)
-        result = [loss_sum / n, correct / n]
+            return loss_sum, correct
+
+        with blas_limit():
+            parts = in_parts(self, n, part)
+        result = [sum(p[0] for p in parts) / n, sum(p[1] for p in parts) / n]
         if verbose:
             print(f"loss: {result[0]:.4f} - accuracy: {result[1]:.4f}")
         return result

@@ -34,6 +34,7 @@ import numpy as np
 from cnnviz.nn.metrics import count_correct
 
 MIN_CHUNK = 8  # smaller chunks cost more in per-operation overhead than a core gains
+MIN_PART = 256  # predict/evaluate: images per thread, so that starting a thread is nothing
 _ERRSTATE = {"over": "ignore", "invalid": "ignore", "divide": "ignore"}  # as fit's
 
 
@@ -50,7 +51,11 @@ def _parse(value) -> int:
     return max(int(value), 1)
 
 
-_state = {"threads": _parse(os.environ.get("CNNVIZ_TRAIN_THREADS", "auto")), "mode": "measure"}
+_state = {
+    "threads": _parse(os.environ.get("CNNVIZ_TRAIN_THREADS", "auto")),
+    "mode": "measure",
+    "at_once": True,  # the last way fit measured faster (predict and evaluate follow it)
+}
 
 
 def set_train_threads(n: int | str = "auto", mode: str = "measure") -> None:
@@ -150,6 +155,7 @@ class _Chooser:
             if not self.plan:  # both ways measured twice: keep the faster per image
                 fast = min(self.seen.values(), key=_Block.per_image)
                 _decided[self.key] = (fast.at_once, fast.per_image(), time.perf_counter())
+                _state["at_once"] = fast.at_once
             return
         way, expected, _ = _decided[self.key]
         if abs(block.per_image() / expected - 1) > self.DRIFT:  # measure again on the next step
@@ -237,3 +243,34 @@ def _average_grads(replicas, shares: list[float]) -> None:
             for replica, share in zip(replicas[1:], shares[1:], strict=True):
                 total += replica.layers[i].grads[key] * share
             layer.grads[key] = total
+
+
+def in_parts(model, n: int, work) -> list:
+    """``work(model or a replica, start, stop)`` over contiguous parts of ``range(n)``, one per
+    thread (at least ``MIN_PART`` images each), at once unless fit last measured in turn
+    faster; returns the results in order (``predict``, ``evaluate``)."""
+    k = min(_state["threads"], n // MIN_PART)
+    if k <= 1 or _state["mode"] == "in turn" or not _state["at_once"]:
+        return [work(model, 0, n)]
+    cuts = [n * i // k for i in range(k + 1)]
+    results: list = [None] * k
+
+    def run(i: int, replica) -> None:
+        try:
+            results[i] = work(replica, cuts[i], cuts[i + 1])
+        except BaseException as exc:  # raised below, on the caller's thread
+            results[i] = exc
+
+    threads = [
+        threading.Thread(target=run, args=(i, _replica(model)), name="cnnviz-part", daemon=True)
+        for i in range(1, k)
+    ]
+    for thread in threads:
+        thread.start()
+    run(0, model)
+    for thread in threads:
+        thread.join()
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return results

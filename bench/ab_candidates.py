@@ -84,6 +84,34 @@ def shifted_products(dz, k, shape):
     return dx
 
 
+# Winograd F(2x2, 3x3) (Lavin & Gray 2016): a 2x2 output tile from a 4x4 input tile with 16
+# multiplications per channel pair instead of 36: Y = A^T [(G g G^T) * (B^T d B)] A.
+WINO_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], F32)
+WINO_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], F32)
+WINO_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], F32)
+
+
+def winograd_forward(x, k):
+    """Valid 3x3 convolution of x (N, H, W, C) with k (3, 3, C, F) by Winograd F(2x2, 3x3), the
+    transforms and the 16 products as matrix products: (N, H-2, W-2, F)."""
+    n, h, w, c = x.shape
+    f = k.shape[3]
+    ho, wo = h - 2, w - 2
+    th, tw = -(-ho // 2), -(-wo // 2)  # tiles down and across (the last may hang over)
+    xp = np.pad(x, ((0, 0), (0, 2 * th + 2 - h), (0, 2 * tw + 2 - w), (0, 0)))
+    b, r, q, ch = xp.strides
+    # the 16 positions of every 4x4 tile, gathered position-major: (16, N*th*tw*C), one copy
+    tiles = as_strided(xp, (4, 4, n, th, tw, c), (r, q, b, 2 * r, 2 * q, ch)).reshape(16, -1)
+    bb = np.kron(WINO_BT, WINO_BT)  # vec(B^T d B) = kron(B^T, B^T) @ vec(d)
+    v = (bb @ tiles).reshape(16, -1, c)  # (16, N*th*tw, C)
+    u = np.einsum("ij,jkcf,lk->ilcf", WINO_G, k, WINO_G).reshape(16, c, f)  # (16, C, F)
+    m = np.matmul(v, u)  # 16 products (N*th*tw, C) @ (C, F)
+    aa = np.kron(WINO_AT, WINO_AT)  # (4, 16): vec(A^T m A) = kron(A^T, A^T) @ vec(m)
+    y = (aa @ m.reshape(16, -1)).reshape(2, 2, n, th, tw, f)
+    y = y.transpose(2, 3, 0, 4, 1, 5).reshape(n, 2 * th, 2 * tw, f)
+    return y[:, :ho, :wo]
+
+
 class AdamNow:
     """The update as in cnnviz/nn/optimizers.py before issue 14 (lr_t a NumPy float64)."""
 
@@ -162,6 +190,12 @@ def candidates(n: int, reps: int, rng, only=()):
         lambda: np.multiply(d1, o1 > 0, out=tmp))  # fmt: skip
     run("relu_where", "conv1 dy * (out > 0)", lambda: d1 * (o1 > 0),
         "np.where(out > 0, dy, 0)", lambda: np.where(o1 > 0, d1, F32(0)))  # fmt: skip
+    ref = (windows(x2).reshape(-1, 288) @ k2m).reshape(n, 11, 11, 64)
+    np.testing.assert_allclose(winograd_forward(x2, k2), ref, rtol=1e-4, atol=1e-4)
+    run("winograd", "conv2 forward: im2col copy + GEMM (as shipped)",
+        lambda: windows(x2).reshape(-1, 288) @ k2m,
+        "Winograd F(2x2,3x3): transforms and 16 products as GEMMs",
+        lambda: winograd_forward(x2, k2))  # fmt: skip
     run("col2im", "dcols GEMM + col2im (9 strided adds)",
         lambda: col2im(dz2 @ k2m.T, x2.shape),
         "nine shifted products dz @ k[i,j].T",

@@ -180,6 +180,14 @@ def test_the_setting_parses_numbers_and_auto():
     assert 1 <= parallel.train_threads() <= 2
     with pytest.raises(ValueError):
         parallel.set_train_threads(2, "sometimes")
+    with pytest.raises(InputError, match="whole number or 'auto'"):
+        parallel.set_train_threads("two")
+
+
+def test_a_bad_environment_setting_warns_and_falls_back_to_auto(monkeypatch):
+    monkeypatch.setenv("CNNVIZ_TRAIN_THREADS", "lots")
+    with pytest.warns(UserWarning, match="CNNVIZ_TRAIN_THREADS is ignored"):
+        assert parallel._from_environment() == parallel._parse("auto")
 
 
 def test_predict_and_evaluate_in_parts_equal_one_pass():

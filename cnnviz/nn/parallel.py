@@ -12,10 +12,10 @@ second thread: ``docs/performance.md``).
 Whether the chunks run at once or one after the other is measured while training, not
 assumed: on an idle 2-core machine at once is 1.3-1.6x faster for the stronger network, but
 with other programs busy on the cores it can be slower (a step waits for its slowest chunk).
-So ``fit`` times a few steps both ways, keeps the faster, and measures again every couple of
-seconds (``_Chooser``). The arithmetic is the same either way (same chunks, same order, same
-averaging), so a seed gives the same weights whichever way ran, and the timing never changes
-a result.
+So ``fit`` times a few steps both ways, keeps the faster, and measures again when the kept
+way's speed moves by a quarter or after a minute (``_Chooser``). The arithmetic is the same
+either way (same chunks, same order, same averaging), so a seed gives the same weights
+whichever way ran, and the timing never changes a result.
 
 Setting: ``CNNVIZ_TRAIN_THREADS`` = ``auto`` (default: 2 where the process may use at least
 2 CPUs, else 1; more were not measured) or a number, or ``set_train_threads(n)``. 1 trains on
@@ -28,9 +28,11 @@ from __future__ import annotations
 import os
 import threading
 import time
+import warnings
 
 import numpy as np
 
+from cnnviz.errors import InputError
 from cnnviz.nn.metrics import count_correct
 
 MIN_CHUNK = 8  # smaller chunks cost more in per-operation overhead than a core gains
@@ -46,13 +48,27 @@ def _usable_cpus() -> int:
 
 
 def _parse(value) -> int:
-    if str(value).strip().lower() in ("", "auto"):
+    text = str(value).strip().lower()
+    if text in ("", "auto"):
         return min(2, _usable_cpus())
-    return max(int(value), 1)
+    if not text.isdigit():
+        raise InputError(
+            "The number of training threads must be a whole number or 'auto', not {value}.",
+            value=repr(value),
+        )
+    return max(int(text), 1)
+
+
+def _from_environment() -> int:
+    try:
+        return _parse(os.environ.get("CNNVIZ_TRAIN_THREADS", "auto"))
+    except InputError as exc:  # importing the engine must not fail over a setting
+        warnings.warn(f"{exc} CNNVIZ_TRAIN_THREADS is ignored.", stacklevel=2)
+        return _parse("auto")
 
 
 _state = {
-    "threads": _parse(os.environ.get("CNNVIZ_TRAIN_THREADS", "auto")),
+    "threads": _from_environment(),
     "mode": "measure",
     "at_once": True,  # the last way fit measured faster (predict and evaluate follow it)
 }

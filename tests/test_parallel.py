@@ -150,24 +150,33 @@ def _feed(chooser, steps: int, at_once_time: float, in_turn_time: float) -> list
     return ways
 
 
-def test_the_chooser_keeps_the_faster_way_and_measures_again_when_the_speed_moves():
+def test_the_chooser_keeps_the_faster_way_and_measures_again_when_the_machine_changes():
     """Fed step times (seconds per batch), the chooser measures both ways in turn, keeps the
-    faster one per image, and measures again when that way's speed moves by more than DRIFT."""
-    trial = 4 * _Chooser.TRIAL
-    for at_once_time, in_turn_time, expected in ((0.5, 1.0, True), (1.0, 0.5, False)):
-        parallel._decided.clear()
-        chooser = _Chooser("measure")
-        ways = _feed(chooser, trial, at_once_time, in_turn_time)
-        assert ways.count(True) == ways.count(False) == 2 * _Chooser.TRIAL
-        steady = _feed(chooser, 10 * _Chooser.TRIAL, at_once_time * 1.1, in_turn_time * 1.1)
-        assert steady == [expected] * len(steady)  # 10% slower: no new trial
-        assert parallel._decided["key"][0] is expected
-    # another program starts: the kept way (in turn) gets 3x slower, at once only 1.2x
-    slow = _feed(chooser, _Chooser.TRIAL, 1.2, 1.5)
-    assert slow == [False] * _Chooser.TRIAL
-    again = _feed(chooser, trial, 1.2, 1.5)
-    assert again.count(True) == again.count(False) == 2 * _Chooser.TRIAL
-    assert _feed(chooser, 3, 1.2, 1.5) == [True] * 3
+    faster one per image, ignores one slow block, and measures again after CHECKS blocks in a
+    row where the kept way says the other may now win."""
+    trial, block = 4 * _Chooser.TRIAL, _Chooser.TRIAL
+    parallel._decided.clear()
+    chooser = _Chooser("measure")
+    ways = _feed(chooser, trial, 0.5, 1.0)  # an idle machine: at once is faster
+    assert ways.count(True) == ways.count(False) == 2 * _Chooser.TRIAL
+    assert _feed(chooser, 10 * block, 0.55, 1.1) == [True] * 10 * block  # 10% slower: kept
+    # one slow block, then normal again: noise, no new trial
+    assert _feed(chooser, block, 1.5, 1.0) + _feed(chooser, 5 * block, 0.5, 1.0) == [True] * (
+        6 * block
+    )
+    # another program starts: at once gets 3x slower, in turn 1.1x; after CHECKS blocks a trial
+    busy = _feed(chooser, (_Chooser.CHECKS - 1) * block, 1.5, 1.1)
+    assert busy == [True] * len(busy)
+    again = _feed(chooser, block + trial, 1.5, 1.1)
+    assert again[:block] == [True] * block
+    assert again[block:].count(True) == again[block:].count(False) == 2 * _Chooser.TRIAL
+    assert parallel._decided["key"][0] is False
+    # in turn kept and getting slower still (more load) is no reason to measure again
+    assert _feed(chooser, 10 * block, 3.0, 2.0) == [False] * 10 * block
+    # the program stops: in turn gets faster by more than DRIFT, a trial finds at once faster
+    freed = _feed(chooser, _Chooser.CHECKS * block + trial, 0.5, 0.7)
+    assert freed[: _Chooser.CHECKS * block] == [False] * _Chooser.CHECKS * block
+    assert parallel._decided["key"][0] is True
     parallel._decided.clear()
 
 

@@ -17,6 +17,10 @@ way's speed moves by a quarter or after a minute (``_Chooser``). The arithmetic 
 either way (same chunks, same order, same averaging), so a seed gives the same weights
 whichever way ran, and the timing never changes a result.
 
+After a step in chunks the parameters' ``grads`` are the whole batch's; the layers' caches
+(``output``, ``grad_output``, ...) hold the first chunk's, so a callback that reads the last
+layer's output during ``fit`` sees that chunk's rows.
+
 Setting: ``CNNVIZ_TRAIN_THREADS`` = ``auto`` (default: 2 where the process may use at least
 2 CPUs, else 1; more were not measured) or a number, or ``set_train_threads(n)``. 1 trains on
 whole batches on this thread, as before. The app's training process uses 1: on a lecturer's
@@ -129,13 +133,15 @@ class _Worker:
 class _Chooser:
     """At once or in turn? Times ``TRIAL`` steps each way, twice, and keeps the faster. While it
     trains that way it keeps timing it, ``TRIAL`` steps at a time, and measures both ways again
-    when the speed moves by more than ``DRIFT`` from what the trial measured (another program
-    started or stopped) or after ``MAX_AGE`` seconds. The decision for a network and batch
-    shape outlives the ``fit`` call (``_decided``): a loop of short fits does not measure on
-    every call."""
+    after ``MAX_AGE`` seconds, or sooner when ``CHECKS`` blocks in a row say the other way may
+    now win: at once slower by more than ``DRIFT`` than the trial measured (another program
+    started), or in turn faster by as much (one stopped). One slow block is noise, not news. The
+    decision for a network and batch shape outlives the ``fit`` call (``_decided``): a loop of
+    short fits does not measure on every call."""
 
     TRIAL = 6
     DRIFT = 0.25
+    CHECKS = 3
     MAX_AGE = 60.0
 
     def __init__(self, mode: str):
@@ -144,6 +150,7 @@ class _Chooser:
         self.block = _Block(True)  # the running block of steps (a trial's or a check's)
         self.trial = False
         self.seen: dict[bool, _Block] = {}
+        self.moved = 0  # check blocks in a row that moved the telling way
 
     def choose(self, key) -> bool:
         if self.mode != "measure":
@@ -174,7 +181,11 @@ class _Chooser:
                 _state["at_once"] = fast.at_once
             return
         way, expected, _ = _decided[self.key]
-        if abs(block.per_image() / expected - 1) > self.DRIFT:  # measure again on the next step
+        ratio = block.per_image() / expected
+        moved = ratio > 1 + self.DRIFT if way else ratio < 1 - self.DRIFT
+        self.moved = self.moved + 1 if moved else 0
+        if self.moved >= self.CHECKS:  # measure again on the next step
+            self.moved = 0
             _decided[self.key] = (way, expected, -self.MAX_AGE)
 
 

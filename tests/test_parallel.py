@@ -20,6 +20,7 @@ from cnnviz.validate import as_labels
 def _restore_setting():
     yield
     parallel.set_train_threads("auto")
+    parallel._state["at_once"] = True
 
 
 def _digits(n: int, seed: int = 0):
@@ -246,3 +247,28 @@ def test_an_error_in_a_part_reaches_the_caller():
             model.predict(x)
     finally:
         type(model.layers[0]).forward = real
+
+
+def test_predict_follows_fits_last_measurement():
+    """When fit last measured the chunks in turn faster (a busy machine), predict does not
+    start a thread either; told "at once", it does."""
+    model = tutorial_model(seed=0)
+    x, _ = _digits(600)
+    started = []
+    real = parallel._replica
+
+    def spy(m):
+        started.append(1)
+        return real(m)
+
+    parallel._replica = spy
+    try:
+        parallel.set_train_threads(2, "measure")
+        parallel._state["at_once"] = False
+        model.predict(x)
+        assert not started
+        parallel.set_train_threads(2, "at once")
+        model.predict(x)
+        assert started
+    finally:
+        parallel._replica = real

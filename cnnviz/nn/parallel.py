@@ -277,7 +277,8 @@ def in_parts(model, n: int, work) -> list:
     thread (at least ``MIN_PART`` images each), at once unless fit last measured in turn
     faster; returns the results in order (``predict``, ``evaluate``)."""
     k = min(_state["threads"], n // MIN_PART)
-    if k <= 1 or _state["mode"] == "in turn" or not _state["at_once"]:
+    at_once = _state["mode"] == "at once" or (_state["mode"] == "measure" and _state["at_once"])
+    if k <= 1 or not at_once:
         return [work(model, 0, n)]
     cuts = [n * i // k for i in range(k + 1)]
     results: list = [None] * k

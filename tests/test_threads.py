@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from cnnviz.nn import set_blas_threads, tutorial_model
 from cnnviz.nn import threads as threads_mod
@@ -44,3 +45,11 @@ def test_predict_runs_with_the_configured_blas_threads(monkeypatch):
         set_blas_threads(1)
     assert blas_threads() == before
     assert threads_mod._state["threads"] == 1
+
+
+def test_a_bad_environment_setting_warns_and_keeps_one_thread(monkeypatch):
+    monkeypatch.setenv("CNNVIZ_BLAS_THREADS", "two")
+    with pytest.warns(UserWarning, match="CNNVIZ_BLAS_THREADS must be a whole number"):
+        assert threads_mod._from_environment() == 1
+    monkeypatch.setenv("CNNVIZ_BLAS_THREADS", "0")
+    assert threads_mod._from_environment() == 0

@@ -23,16 +23,26 @@ from __future__ import annotations
 
 import contextlib
 import os
+import warnings
 
 try:
     from threadpoolctl import ThreadpoolController
 except ImportError:  # pragma: no cover - threadpoolctl is in requirements.txt
     ThreadpoolController = None
 
-_state: dict = {
-    "threads": int(os.environ.get("CNNVIZ_BLAS_THREADS", "1")),
-    "controller": None,
-}
+
+def _from_environment() -> int:
+    value = os.environ.get("CNNVIZ_BLAS_THREADS", "1").strip()
+    if value.isdigit():
+        return int(value)
+    # importing the engine must not fail over a setting
+    warnings.warn(
+        f"CNNVIZ_BLAS_THREADS must be a whole number, not {value!r}; it is ignored.", stacklevel=2
+    )
+    return 1
+
+
+_state: dict = {"threads": _from_environment(), "controller": None}
 
 
 def set_blas_threads(n: int) -> None:

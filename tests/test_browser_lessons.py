@@ -66,10 +66,13 @@ def test_clicking_an_output_cell_explains_it(app_server, page, artifacts):
     output = page.locator('[data-testid="stPlotlyChart"]').nth(3)  # input, filter, padded, output
     output.scroll_into_view_if_needed()
     expected = ("Sum = output (1, 1)", "-22")
-    for _ in range(3):  # on a busy machine the chart may not take the first click yet
-        page.wait_for_timeout(500)
+    for attempt in range(5):  # on a busy machine the chart may not take the first click yet
+        page.wait_for_timeout(500 + 500 * attempt)
         area = output.locator(".nsewdrag").first.bounding_box()
-        page.mouse.click(area["x"] + 0.75 * area["width"], area["y"] + 0.75 * area["height"])
+        x, y = area["x"] + 0.75 * area["width"], area["y"] + 0.75 * area["height"]
+        page.mouse.move(x, y)  # hover first: Plotly tracks the cell under the pointer
+        page.wait_for_timeout(300)
+        page.mouse.click(x, y)
         for _ in range(20):
             settle(page)
             if sum_metric(page) == expected:

@@ -45,19 +45,31 @@ def short_number(value: float) -> str:
 def param_bars(names: Sequence[str], counts: Sequence[int], height: int = 300) -> go.Figure:
     """Horizontal bars on a log scale, one per kind of layer, each labelled with its count."""
     colors = ["#d0021b", style.SECOND, style.ACCENT][: len(names)]
-    # Each count under its bar's name (the axis makes room for it): a label beside the bar
-    # would be cut off where the chart is narrow, as on a phone.
-    labels = [f"<b>{name}</b><br>{power_of_ten(c)}" for name, c in zip(names, counts, strict=True)]
+    n = len(names)
     fig = go.Figure(
         go.Bar(
-            y=labels,
+            y=list(range(n)),
             x=[max(int(c), 1) for c in counts],
             orientation="h",
+            width=0.45,
             customdata=list(names),
             marker_color=colors,
             hovertemplate=_("%{customdata}: %{x:,} weights") + "<extra></extra>",
         )
     )
+    # Each bar's name and count just above it, from the left edge: as tick labels beside the
+    # bars they took most of a phone's width, squeezed the bars and cut the axis title.
+    for row, (name, c) in enumerate(zip(names, counts, strict=True)):
+        fig.add_annotation(
+            x=0,
+            xref="paper",
+            xanchor="left",
+            y=row - 0.25,
+            yanchor="bottom",
+            text=f"<b>{name}</b>  {power_of_ten(c)}",
+            showarrow=False,
+            font=dict(size=style.FONT_SIZE, color="#111111"),
+        )
     biggest = max(max(int(c), 1) for c in counts)
     style.apply(fig, height=height)
     fig.update_layout(margin=dict(l=10, r=20, t=10, b=50), showlegend=False)
@@ -68,7 +80,8 @@ def param_bars(names: Sequence[str], counts: Sequence[int], height: int = 300) -
         dtick=2 if biggest > 1e6 else 1,
         exponentformat="power",
     )
-    fig.update_yaxes(autorange="reversed")
+    # reversed: the first kind on top, with room above it for its label
+    fig.update_yaxes(range=[n - 0.6, -0.8], showticklabels=False, showgrid=False)
     return fig
 
 

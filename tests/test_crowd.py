@@ -312,18 +312,22 @@ async def start_training(page, seed: int | None = None, preset: str | None = Non
     """On the Train live page: optionally a preset and a seed, then Start."""
     if preset:
         option = page.get_by_text(preset, exact=True).first
-        for _ in range(10):
+        summary = page.locator("summary").filter(has_text="Settings").first
+        deadline = time.monotonic() + ACTION_TIMEOUT_MS / 1000
+        while True:
             if await option.is_visible():
                 try:
                     await option.click(timeout=5_000)
                     break
                 except PlaywrightTimeout:  # re-rendered under the pointer: look again
                     continue
-            # The Settings expander folds once a run exists: open it.
-            await page.locator("summary").filter(has_text="Settings").first.click()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"could not choose the preset {preset!r}")
+            # The Settings expander folds once a run exists: open it, but never fold it (a
+            # page still drawing on a loaded machine shows the expander before its radio).
+            if await summary.count() and not await summary.evaluate("s => s.parentElement.open"):
+                await summary.click()
             await page.wait_for_timeout(500)
-        else:
-            raise AssertionError(f"could not choose the preset {preset!r}")
         await settle(page)
     seed_box = page.get_by_label("Seed")
     if seed is not None:

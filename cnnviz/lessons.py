@@ -126,16 +126,19 @@ class OutputSize:
     out: int
     p_after: int | None = None
 
-    def latex(self) -> str:
-        """The formula with the numbers filled in, for st.latex."""
+    def latex(self, label: str = "") -> str:
+        """The formula with the numbers filled in, for st.latex: the symbols on one line, the
+        numbers under them (one long line does not fit a phone), after ``label`` if given."""
         after = self.p if self.p_after is None else self.p_after
         if after == self.p:
             symbols, numbers = "n + 2p - k", rf"{self.n} + 2\cdot{self.p} - {self.k}"
         else:
             symbols, numbers = "n + p_1 + p_2 - k", f"{self.n} + {self.p} + {after} - {self.k}"
+        label = rf"\text{{{label}: }}" if label else ""
         return (
-            rf"\left\lfloor \frac{{{symbols}}}{{s}} \right\rfloor + 1 = "
-            rf"\left\lfloor \frac{{{numbers}}}{{{self.s}}} \right\rfloor + 1 = {self.out}"
+            rf"\begin{{aligned}}{label}&\left\lfloor \frac{{{symbols}}}{{s}} \right\rfloor + 1"
+            rf" \\ &= \left\lfloor \frac{{{numbers}}}{{{self.s}}} \right\rfloor + 1 = {self.out}"
+            rf"\end{{aligned}}"
         )
 
 

@@ -5,7 +5,7 @@ import streamlit as st
 from cnnviz.errors import InputError
 from cnnviz.i18n import _
 from cnnviz.plots import predict as plots
-from cnnviz.ui import inputs, language, layout, links, models, views
+from cnnviz.ui import inputs, language, layout, links, models, viewport, views
 
 layout.header(
     _("Draw & predict"),
@@ -105,13 +105,14 @@ def _draw_and_predict() -> None:
             "2x2 window."
         )
     )
-    # Every layer in one figure, each across the whole width: big enough for a projector.
+    # Every layer in one figure, each across the whole width: big enough for a projector; on a
+    # phone built for its width, four maps a row (eight would be specks).
     layout.chart(
         plots.feature_maps_figure(
             [(layout.layer_caption(name, fmap.shape), fmap) for name, fmap in maps],
-            columns=8,
+            columns=4 if viewport.narrow() else 8,
             max_maps=16,
-            width_px=1100,
+            width_px=viewport.width(1100),
         ),
         width="stretch",
     )

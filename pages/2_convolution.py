@@ -7,7 +7,7 @@ from cnnviz import filters, lessons, ops
 from cnnviz.i18n import N_, _
 from cnnviz.plots import heatmaps
 from cnnviz.plots.heatmaps import Box
-from cnnviz.ui import layout, state, stepper
+from cnnviz.ui import layout, state, stepper, viewport
 from cnnviz.ui.conv_settings import conv_settings
 
 BANK_DEFAULT = list(filters.FILTERS)[:6] + ["Laplacian", "Sharpen"]  # 8 filters, like the tutorial
@@ -165,13 +165,20 @@ st.markdown(
 )
 for axis, n in ((N_("rows"), image.shape[0]), (N_("columns"), image.shape[1])):
     explained = lessons.output_size_explained(n, 3, padding, stride)
-    st.latex(rf"\text{{{_(axis)}: }}" + explained.latex())
+    st.latex(explained.latex(_(axis)))
 
 
 def response_grid(maps, titles, columns: int, max_px: int, key: str) -> None:
-    """Filter responses side by side on one signed colour scale."""
+    """Filter responses side by side on one signed colour scale (fewer a row on a phone)."""
+    width = viewport.width(heatmaps.CONTENT_WIDTH)
     grid = heatmaps.heatmap_grid(
-        maps, titles, kind="signed", columns=columns, max_px=max_px, colorbar_title=_("response")
+        maps,
+        titles,
+        kind="signed",
+        columns=heatmaps.grid_columns(columns, width),
+        max_px=max_px,
+        colorbar_title=_("response"),
+        max_width=width,
     )
     layout.chart(grid, key=key)
 

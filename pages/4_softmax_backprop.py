@@ -7,7 +7,7 @@ from cnnviz.errors import InputError
 from cnnviz.i18n import _, number
 from cnnviz.plots import heatmaps
 from cnnviz.plots import lessons as charts
-from cnnviz.ui import inputs, layout, models
+from cnnviz.ui import inputs, layout, models, viewport
 from cnnviz.ui.softmax_parts import layers_table, step_settings
 
 layout.header(
@@ -167,9 +167,10 @@ if step.conv_index is not None:
             list(step.kernel_grads[:shown]),
             titles,
             kind="signed",
-            columns=4,
+            columns=heatmaps.grid_columns(4, viewport.width(heatmaps.CONTENT_WIDTH)),
             max_px=150,
             colorbar_title="dL/dw",
+            max_width=viewport.width(heatmaps.CONTENT_WIDTH),
         ),
         key="softmax.fig_filter_grads",
     )
@@ -183,28 +184,34 @@ if step.conv_index is not None:
     # --- one SGD step ------------------------------------------------------------------------
     st.divider()
     st.header(_("One SGD step: w ← w − η · dL/dw"))
-    both = list(step.kernels_before[:shown]) + list(step.kernels_after[:shown])
-    names = [_("before {i}").format(i=i) for i in range(shown)] + [
-        _("after {i}").format(i=i) for i in range(shown)
-    ]
+    before = [(k, _("before {i}").format(i=i)) for i, k in enumerate(step.kernels_before[:shown])]
+    after = [(k, _("after {i}").format(i=i)) for i, k in enumerate(step.kernels_after[:shown])]
+    if viewport.narrow():  # a phone: a row per filter, before beside after
+        pairs = [panel for pair in zip(before, after, strict=True) for panel in pair]
+        caption = _(
+            "Left: each filter now; right: the same filter after one step with η = {rate}. "
+            "One colour scale for all."
+        )
+    else:
+        pairs = before + after
+        caption = _(
+            "Top row: the filters now; bottom row: after one step with η = {rate}. "
+            "One colour scale for both rows."
+        )
     layout.chart(
         heatmaps.heatmap_grid(
-            both,
-            names,
+            [kernel for kernel, _name in pairs],
+            [name for _kernel, name in pairs],
             kind="signed",
-            columns=min(shown, 8),
+            columns=2 if viewport.narrow() else min(shown, 8),
             max_px=100,
             colorbar_title=_("weight"),
             numbers=False,
+            max_width=viewport.width(heatmaps.CONTENT_WIDTH),
         ),
         key="softmax.fig_before_after",
     )
-    st.caption(
-        _(
-            "Top row: the filters now; bottom row: after one step with η = {rate}. "
-            "One colour scale for both rows."
-        ).format(rate=number(learning_rate))
-    )
+    st.caption(caption.format(rate=number(learning_rate)))
 else:
     st.info(_("This model has no convolution layer, so there are no filters to update."))
 

@@ -8,7 +8,7 @@ from cnnviz.data import mnist
 from cnnviz.i18n import _
 from cnnviz.plots import heatmaps
 from cnnviz.plots import lessons as charts
-from cnnviz.ui import inputs, layout
+from cnnviz.ui import inputs, layout, viewport
 
 PRESETS = {
     "tutorial": dict(height=1000, width=1000, channels=1, maps=1, kernel=3),
@@ -135,9 +135,9 @@ for title, img, feature_maps, key in (
                 [feature_maps[:, :, i] for i in range(len(names))],
                 [_("{name} map").format(name=_(name)) for name in names],
                 kind="signed",
-                columns=2,
+                columns=heatmaps.grid_columns(2, viewport.width(480), panel_px=150),
                 max_px=200,
-                max_width=480,
+                max_width=viewport.width(480),
                 zmin=-1020,
                 zmax=1020,
                 colorbar_title=_("response"),

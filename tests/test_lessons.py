@@ -342,3 +342,11 @@ def test_sum_expression_reads_like_the_tutorial():
     assert lessons.sum_expression(products) == "62 − 33 = 29"
     assert lessons.sum_expression(np.zeros((3, 3))) == "0"
     assert lessons.sum_expression(np.array([-1.5, -2.0])) == "−1.50 − 2 = −3.50"
+
+
+def test_output_size_formula_is_two_lines_symbols_then_numbers():
+    text = lessons.output_size_explained(28, 3, "valid", 1).latex("rows")
+    assert text.startswith(r"\begin{aligned}\text{rows: }") and text.endswith(r"\end{aligned}")
+    symbols, numbers = text.split(r" \\ ")  # a phone shows each line whole
+    assert r"\frac{n + 2p - k}{s}" in symbols and "28" not in symbols
+    assert r"\frac{28 + 2\cdot0 - 3}{1}" in numbers and numbers.endswith(r"= 26\end{aligned}")

@@ -31,6 +31,8 @@ _BELOW = 56  # a colour bar under the grid
 _MIN_BAR = 240  # narrowest plot area that still has room for a colour bar under it
 # The main column of the app at 1280x800 with the sidebar open is about 700 px wide.
 CONTENT_WIDTH = 700
+# heatmap_grid narrower than this (a phone): the colour bar under the maps, not beside them.
+GRID_BAR_BELOW = 440
 # Pass to st.plotly_chart(config=...): no floating toolbar over small figures.
 
 
@@ -154,7 +156,7 @@ def _marker_trace(row: int, col: int, cell_px: int, xaxis="x", yaxis="y") -> go.
     )
 
 
-def _colorbar_below(title: str | None, length_px: int) -> dict:
+def _colorbar_below(title: str | None, length_px: int, nticks: int = 5) -> dict:
     """A horizontal colour bar under the column tick labels, its title to the left of the bar
     (narrow figures: the title shortens the bar rather than overlapping it)."""
     return dict(
@@ -172,7 +174,7 @@ def _colorbar_below(title: str | None, length_px: int) -> dict:
         ypad=4,
         tickfont=dict(size=style.FONT_SIZE - 2),
         tickformat="~g",
-        nticks=5,
+        nticks=nticks,
     )
 
 
@@ -287,6 +289,27 @@ def heatmap(
     return fig
 
 
+def _fit_title(title: str, room_px: float, font_size: int = style.FONT_SIZE) -> str:
+    """``title`` on two lines (split at the space nearest its middle) when it is wider than
+    ``room_px`` pixels in ``font_size`` (estimated: half an em a character)."""
+    if 0.5 * font_size * len(title) <= room_px or " " not in title.strip():
+        return title
+    middle = len(title) / 2
+    spaces = [i for i, ch in enumerate(title) if ch == " "]
+    cut = min(spaces, key=lambda i: abs(i - middle))
+    return title[:cut] + "<br>" + title[cut + 1 :]
+
+
+def grid_columns(wanted: int, max_width: int, panel_px: int = 96) -> int:
+    """How many of ``wanted`` columns of :func:`heatmap_grid` panels at least ``panel_px``
+    pixels wide fit in ``max_width`` pixels (at least one): all of them on a laptop, fewer on
+    a phone."""
+    right = 16 if max_width < GRID_BAR_BELOW else _COLORBAR
+    gap = 24
+    fit = (max_width - _LEFT - right + gap) // (panel_px + gap)
+    return int(max(1, min(wanted, fit)))
+
+
 def heatmap_grid(
     maps: Sequence[np.ndarray],
     titles: Sequence[str],
@@ -304,7 +327,10 @@ def heatmap_grid(
 
     maps: a list of (H, W) arrays of the same shape (e.g. the 8 feature maps of a 26x26x8
     volume, or 8 filters). titles: one per map. columns: maps per row. Panels are at most
-    ``max_px`` pixels and shrink so the whole figure fits in ``max_width`` pixels.
+    ``max_px`` pixels and shrink so the whole figure fits in ``max_width`` pixels (with fewer
+    columns if even the smallest cells would not fit). Below
+    :data:`GRID_BAR_BELOW` pixels (a phone) the colour bar goes under the maps instead of
+    beside them, and a title wider than its panel is written on two lines.
     """
     maps = [np.asarray(m, dtype=np.float64) for m in maps]
     if not maps:
@@ -312,19 +338,29 @@ def heatmap_grid(
     rows_h, cols_w = maps[0].shape
     n = len(maps)
     columns = max(1, min(columns, n))
+    below = max_width < GRID_BAR_BELOW
+    right = 16 if below else _COLORBAR
+    while True:  # fewer columns when even the smallest cells would not fit them in max_width
+        gap_x = 24 if columns <= 4 else 14  # pixels between panels
+        room = (max_width - _LEFT - right - (columns - 1) * gap_x) // columns
+        cell = cell_size(rows_h, cols_w, min(max_px, room))
+        panel_w, panel_h = cell * cols_w, cell * rows_h
+        if columns == 1 or _LEFT + columns * (panel_w + gap_x) - gap_x + right <= max_width:
+            break
+        columns -= 1
     grid_rows = -(-n // columns)
-    gap_x, gap_y = (24 if columns <= 4 else 14), 40  # pixels between panels (titles above)
-    room = (max_width - _LEFT - _COLORBAR - (columns - 1) * gap_x) // columns
-    cell = cell_size(rows_h, cols_w, min(max_px, room))
-    panel_w, panel_h = cell * cols_w, cell * rows_h
-    width = _LEFT + columns * panel_w + (columns - 1) * gap_x + _COLORBAR
-    height = 40 + grid_rows * panel_h + (grid_rows - 1) * gap_y + 20
+    titles = [_fit_title(str(t), panel_w + gap_x) for t in titles]
+    title_px = 40 if not any("<br>" in t for t in titles) else 60  # above each row of panels
+    gap_y = title_px
+    bar_px = _BELOW if below else 0
+    width = _LEFT + columns * panel_w + (columns - 1) * gap_x + right
+    height = title_px + grid_rows * panel_h + (grid_rows - 1) * gap_y + 20 + bar_px
     fig = make_subplots(
         rows=grid_rows,
         cols=columns,
         subplot_titles=list(titles),
-        horizontal_spacing=gap_x / (width - _LEFT - _COLORBAR),
-        vertical_spacing=gap_y / (height - 60) if grid_rows > 1 else 0.0,
+        horizontal_spacing=gap_x / (width - _LEFT - right),
+        vertical_spacing=gap_y / (height - title_px - 20 - bar_px) if grid_rows > 1 else 0.0,
     )
     everything = np.concatenate([m.ravel() for m in maps])
     scale = scale_for(kind, everything, zmin, zmax)
@@ -352,7 +388,9 @@ def heatmap_grid(
             colorscale=scale["colorscale"],
             cmin=scale["zmin"],
             cmax=scale["zmax"],
-            colorbar=dict(
+            colorbar=_colorbar_below(colorbar_title, width - _LEFT - right, nticks=3)
+            if below
+            else dict(
                 title=dict(text=colorbar_title or "", side="right"),
                 thickness=16,
                 x=1.02,
@@ -363,7 +401,7 @@ def heatmap_grid(
         ),
         width=width,
         height=height,
-        margin=dict(l=_LEFT, r=_COLORBAR, t=40, b=20, autoexpand=False),
+        margin=dict(l=_LEFT, r=right, t=title_px, b=20 + bar_px, autoexpand=False),
         font=dict(size=style.FONT_SIZE, family=style.FONT_FAMILY),
         template="plotly_white",
         plot_bgcolor="rgba(0,0,0,0)",

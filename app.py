@@ -7,7 +7,7 @@ import streamlit as st
 
 from cnnviz.i18n import _
 from cnnviz.nn import set_train_threads
-from cnnviz.ui import hall, language, links, presenter, share, viewport, views
+from cnnviz.ui import hall, language, links, presenter, share, streamlit_words, viewport, views
 from cnnviz.ui.registry import PAGES
 
 # the server's cores serve every session: fit, predict and evaluate (the class's fine-tuning, the
@@ -35,5 +35,6 @@ links.restore(page.url_path, params)  # a link opened here sets the page's contr
 hall.notice_a_move(page.url_path)  # once: this browser came back from a replica that stopped
 links.publish(page.url_path, params)  # the view as the person left it (a page may stop early)
 viewport.measure()  # a phone tells its width: figures are built for it
+streamlit_words.translate()  # the uploader's own words in the reader's language
 page.run()
 links.publish(page.url_path, params)  # and as the page's run made it

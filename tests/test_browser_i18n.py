@@ -135,3 +135,38 @@ def test_two_sessions_read_two_languages_at_once(app_server, browser):
     finally:
         for c in contexts:
             c.close()
+
+
+def test_the_uploaders_own_words_follow_the_language(app_server, page, tmp_path):
+    """Streamlit writes "Upload", "<size> per file" and "<type> files are not allowed." itself:
+    in Vietnamese they are Vietnamese, and English again after the switch."""
+    uploader = page.locator(".st-key-image_upload")
+
+    def words() -> str:
+        return " ".join(uploader.inner_text().split())
+
+    page.goto(f"{app_server}/draw_predict?lang=vi")
+    settle(page, extra_ms=1000)
+    per_file = re.escape(vi("{size} per file")).replace(re.escape("{size}"), r"\d+MB")
+    assert re.search(per_file, words()), words()
+    assert vi("Upload") in words() and vi("Upload") != "Upload"
+    assert "per file" not in words() and not re.search(r"\bUpload\b", words())
+
+    page.get_by_role("radio", name="English").click()  # the sidebar's language switch
+    settle(page, extra_ms=1000)
+    assert re.search(r"\d+MB per file", words()), words()  # what was rewritten is put back
+    assert re.search(r"\bUpload\b", words()) and vi("Upload") not in words()
+
+    page.get_by_role("radio", name="Tiếng Việt").click()
+    settle(page, extra_ms=1000)
+    text = tmp_path / "notes.txt"  # not a picture: Streamlit itself refuses its type
+    text.write_text("not a digit\n")
+    uploader.locator('input[type="file"]').set_input_files(str(text))
+    expected = vi("{type} files are not allowed.").format(type="text/plain")
+    page.get_by_text(expected).first.wait_for(timeout=30_000)
+    assert "not allowed" not in words() and "Error" not in words(), words()
+    uploader.get_by_text("notes.txt").hover()  # the reason again, in a tooltip
+    tooltip = page.locator('[data-testid="stTooltipErrorContent"]').first
+    tooltip.wait_for(timeout=30_000)
+    page.wait_for_timeout(500)
+    assert tooltip.inner_text().strip() == expected

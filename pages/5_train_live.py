@@ -7,7 +7,7 @@ from cnnviz.i18n import N_, _
 from cnnviz.plots import predict as predict_plots
 from cnnviz.plots import training as plots
 from cnnviz.training import TrainingWorker
-from cnnviz.ui import language, layout, models, state, train_controls, train_settings
+from cnnviz.ui import language, layout, models, state, train_controls, train_settings, viewport
 
 layout.header(
     _("Train live"),
@@ -56,14 +56,18 @@ def heavy_figures(current: TrainingWorker, s) -> dict:
     """Filters, sample and feature-map figures, rebuilt only when the worker published new
     ones (building figures holds Python's lock, which the training thread also needs)."""
     cache = st.session_state.setdefault(state.TRAIN_FIGURES, {})
-    stamp = (id(current), s.heavy_version, i18n.language())  # the figures carry words
+    # the figures carry words, and on a phone are built for its width
+    stamp = (id(current), s.heavy_version, i18n.language(), viewport.width(880))
     if cache.get("stamp") == stamp:
         return cache
     cache.clear()
     cache["stamp"] = stamp
     if s.filters is not None:
         cache["filters"] = plots.filters_grid(
-            s.filters[:, :, :16], title=_("Learned filters of the first layer")
+            s.filters[:, :, :16],
+            title=_("Learned filters of the first layer"),
+            columns=4 if viewport.narrow() else 8,
+            width_px=viewport.width(880),
         )
     if s.sample_maps:
         cache["image"] = predict_plots.image_figure(s.sample_image / 255.0, height=240)
@@ -71,7 +75,11 @@ def heavy_figures(current: TrainingWorker, s) -> dict:
             cache["probs"] = predict_plots.probability_bars(s.sample_probs, names, height=240)
         name, fmap = s.sample_maps[0]
         cache["maps"] = predict_plots.feature_map_grid(
-            fmap, title=layout.layer_caption(name, fmap.shape), columns=8, max_maps=16
+            fmap,
+            title=layout.layer_caption(name, fmap.shape),
+            columns=4 if viewport.narrow() else 8,
+            max_maps=16,
+            width_px=viewport.width(880),
         )
     return cache
 

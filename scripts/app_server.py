@@ -35,8 +35,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def app_command(port: int) -> list[str]:
-    """``streamlit run app.py`` headless on 127.0.0.1:``port`` (run it with cwd= a checkout)."""
+def app_command(port: int, address: str = "127.0.0.1") -> list[str]:
+    """``streamlit run app.py`` headless on ``address``:``port`` (run it with cwd= a checkout);
+    ``address`` "0.0.0.0" serves the local network, as a lecturer serves the hall."""
     return [
         sys.executable,
         "-m",
@@ -48,7 +49,7 @@ def app_command(port: int) -> list[str]:
         "--server.port",
         str(port),
         "--server.address",
-        "127.0.0.1",
+        address,
         "--browser.gatherUsageStats",
         "false",
     ]
@@ -63,14 +64,15 @@ def answers(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def serve_app(log=subprocess.DEVNULL, timeout: float = 90):
-    """Run the app on a free 127.0.0.1 port for the duration of the block; yields its URL.
+def serve_app(log=subprocess.DEVNULL, timeout: float = 90, address: str = "127.0.0.1"):
+    """Run the app on a free port for the duration of the block; yields its URL (always
+    http://127.0.0.1:port; ``address`` is where the server listens, see :func:`app_command`).
 
     Raises RuntimeError when the server exits early or does not answer within ``timeout``.
     """
     port = free_port()
     process = subprocess.Popen(
-        app_command(port),
+        app_command(port, address),
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -73,7 +73,9 @@ def main() -> None:
     suffix = "" if args.lang == "en" else f"-{args.lang}"
     folder = tempfile.mkdtemp(prefix="cnnviz-screenshots-")
     os.environ["CNNVIZ_CLASSROOM_DB"] = database = os.path.join(folder, "class.sqlite3")
-    with serve_app() as url:
+    # Listening on the local network, as a lecturer serves the hall: the Class page's join link
+    # and QR code carry this computer's address, not a warning that phones cannot reach it.
+    with serve_app(address="0.0.0.0") as url:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 800})

@@ -1,4 +1,5 @@
-"""Take the README's screenshots: every page of the app in use, 1280 px wide.
+"""Take the README's screenshots: every page of the app in use, 1280 px wide, and three screens
+of a 390 px phone side by side (11-phone.png).
 
     python scripts/screenshots.py [--out docs/screenshots] [--lang vi]
 
@@ -10,6 +11,7 @@ one PNG per page. Needs ``apt-get install chromium`` and ``pip install playwrigh
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 import tempfile
@@ -61,6 +63,60 @@ def class_room(database: str, drawings: int = 60) -> tuple[str, str]:
     return room.code, room.host_token
 
 
+def end_at_last_chart(page) -> None:
+    """Scroll so the page's last chart ends at the bottom of the screen."""
+    page.locator('[data-testid="stPlotlyChart"]').last.evaluate(
+        "e => e.scrollIntoView({block: 'end'})"
+    )
+    page.wait_for_timeout(800)
+
+
+def phone_views(browser, url: str, lang: str, code: str, path: Path) -> None:
+    """Three screens of a 390 x 844 phone side by side in one PNG: the class's student view
+    with a digit drawn, Draw & predict's feature maps, the Convolution page's bank of filters."""
+    from PIL import Image
+
+    t = i18n._
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    shots = []
+    try:
+        page.goto(f"{url}/class?room={code}&lang={lang}")
+        settle(page, 2500)
+        box = page.locator("canvas").first.bounding_box()
+        x0, y0 = box["x"], box["y"]
+        page.mouse.move(x0 + 60, y0 + 50)
+        page.mouse.down()
+        for x, y in [(170, 45), (175, 55), (100, 200)]:  # a 7
+            page.mouse.move(x0 + x, y0 + y, steps=12)
+        page.mouse.up()
+        settle(page, 2000)
+        shots.append(page.screenshot())
+
+        page.goto(f"{url}/draw_predict?lang={lang}")
+        settle(page, 1500)
+        page.get_by_role("button", name=t("Random MNIST test digit")).first.click()
+        settle(page, 2500)
+        end_at_last_chart(page)
+        shots.append(page.screenshot())
+
+        page.goto(f"{url}/convolution?lang={lang}")
+        settle(page, 2500)
+        end_at_last_chart(page)
+        shots.append(page.screenshot())
+    finally:
+        context.close()
+    images = [Image.open(io.BytesIO(shot)).convert("RGB") for shot in shots]
+    gap = 24
+    sheet = Image.new("RGB", (3 * 390 + 2 * gap, 844), "#d0d4da")
+    for i, image in enumerate(images):
+        sheet.paste(image, (i * (390 + gap), 0))
+    sheet.save(path)
+    print(path)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
@@ -84,6 +140,7 @@ def main() -> None:
             page.goto(f"{url}/class?room={code}&host={key}&lang={args.lang}")
             settle(page, 3000)
             shoot(page, args.out / f"10-class{suffix}.png", 1450)
+            phone_views(browser, url, args.lang, code, args.out / f"11-phone{suffix}.png")
             if args.only == "class":
                 return
             page.goto(f"{url}/?lang={args.lang}")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.test_browser import settle
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PHONE = {"width": 390, "height": 844}
@@ -49,16 +51,6 @@ MEASURE = """() => {
   });
   return out;
 }"""
-
-
-def settle(page, extra_ms: int = 600, timeout_s: float = 60) -> None:
-    """Wait until Streamlit has finished running the script (its status widget is gone)."""
-    page.wait_for_timeout(400)
-    waited = 0.0
-    while page.locator('[data-testid="stStatusWidget"]').count() and waited < timeout_s:
-        page.wait_for_timeout(250)
-        waited += 0.25
-    page.wait_for_timeout(extra_ms)
 
 
 def laid_out_for_the_phone(page, ok, timeout_s: float = 40) -> dict:

@@ -7,18 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cnnviz.filters import FILTERS
 from cnnviz.plots.heatmaps import GRID_BAR_BELOW, grid_columns, heatmap_grid
 
-TITLES = [
-    "Vertical Sobel",
-    "Horizontal Sobel",
-    "Vertical Scharr",
-    "Horizontal Scharr",
-    "Vertical Prewitt",
-    "Horizontal Prewitt",
-    "Laplacian",
-    "Sharpen",
-]
+TITLES = list(FILTERS)[:8]  # Vertical Sobel ... Horizontal Prewitt, Laplacian, Sharpen
 
 
 def maps(n: int = 8, size: int = 26) -> list[np.ndarray]:
@@ -67,6 +59,9 @@ def test_a_phone_gets_the_colour_bar_under_the_maps():
     assert bar.orientation == "h" and bar.yanchor == "bottom"
     assert fig.layout.margin.r < 40  # the panels get the width the bar left
     assert fig.layout.margin.b >= 56  # and the bar its own band below them
+    bound = max(float(np.abs(m).max()) for m in maps())  # signed: symmetric around 0
+    assert bar.tickvals == pytest.approx((-bound, 0.0, bound))  # its range, written at its ends
+    assert bar.ticktext[1] == "0" and bar.ticktext[2] == f"{bound:.4g}"
 
 
 def test_long_titles_wrap_onto_two_lines_without_losing_a_word():

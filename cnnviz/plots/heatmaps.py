@@ -156,7 +156,7 @@ def _marker_trace(row: int, col: int, cell_px: int, xaxis="x", yaxis="y") -> go.
     )
 
 
-def _colorbar_below(title: str | None, length_px: int, nticks: int = 5) -> dict:
+def _colorbar_below(title: str | None, length_px: int) -> dict:
     """A horizontal colour bar under the column tick labels, its title to the left of the bar
     (narrow figures: the title shortens the bar rather than overlapping it)."""
     return dict(
@@ -174,8 +174,19 @@ def _colorbar_below(title: str | None, length_px: int, nticks: int = 5) -> dict:
         ypad=4,
         tickfont=dict(size=style.FONT_SIZE - 2),
         tickformat="~g",
-        nticks=nticks,
+        nticks=5,
     )
+
+
+def _ends_marked(colorbar: dict, scale: dict) -> dict:
+    """``colorbar`` with ticks at its two ends (and 0 between them when the scale crosses it):
+    a short bar under a phone's grid has room for three numbers, and the ends say the range."""
+    lo, hi = float(scale["zmin"]), float(scale["zmax"])
+    ticks = [lo, 0.0, hi] if lo < 0 < hi else [lo, hi]
+    colorbar = dict(colorbar, tickmode="array", tickvals=ticks)
+    colorbar["ticktext"] = [f"{v:.4g}".replace("-", "−") for v in ticks]
+    colorbar.pop("nticks", None)
+    return colorbar
 
 
 def _click_targets(texts: np.ndarray, cell_px: int) -> go.Scatter:
@@ -388,7 +399,7 @@ def heatmap_grid(
             colorscale=scale["colorscale"],
             cmin=scale["zmin"],
             cmax=scale["zmax"],
-            colorbar=_colorbar_below(colorbar_title, width - _LEFT - right, nticks=3)
+            colorbar=_ends_marked(_colorbar_below(colorbar_title, width - _LEFT - right), scale)
             if below
             else dict(
                 title=dict(text=colorbar_title or "", side="right"),

@@ -52,6 +52,7 @@ def student(room) -> None:
     with read_col:
         your_reading(model_name, model)
     st.button(_("Leave the class"), type="tertiary", on_click=room_ui.leave)
+    room_ui.watch(room.code, (room.prompt, room.model))  # the lecturer's changes reach this page
 
 
 def your_reading(model_name: str, model) -> None:

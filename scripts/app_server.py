@@ -63,20 +63,28 @@ def answers(url: str) -> bool:
         return False
 
 
+def _path_with(app_dir: Path) -> str:
+    """PYTHONPATH with ``app_dir`` first: its cnnviz package, not another checkout's."""
+    return os.pathsep.join(p for p in (str(app_dir), os.environ.get("PYTHONPATH", "")) if p)
+
+
 @contextlib.contextmanager
-def serve_app(log=subprocess.DEVNULL, timeout: float = 90, address: str = "127.0.0.1"):
+def serve_app(
+    log=subprocess.DEVNULL, timeout: float = 90, address: str = "127.0.0.1", app_dir: Path = ROOT
+):
     """Run the app on a free port for the duration of the block; yields its URL (always
-    http://127.0.0.1:port; ``address`` is where the server listens, see :func:`app_command`).
+    http://127.0.0.1:port; ``address`` is where the server listens, see :func:`app_command`;
+    ``app_dir`` the checkout it runs, this one by default).
 
     Raises RuntimeError when the server exits early or does not answer within ``timeout``.
     """
     port = free_port()
     process = subprocess.Popen(
         app_command(port, address),
-        cwd=ROOT,
+        cwd=app_dir,
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": _path_with(app_dir)},
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -169,7 +169,44 @@ def test_a_new_drawing_reaches_the_projector_within_2_s_with_200_in_the_room(
         assert metric_value(host, "Model").startswith("Fine-tuned on this class")
         host.screenshot(path=str(artifacts / "class-host-finetuned.png"), full_page=True)
         assert_no_exception(host, "after fine-tuning")
+        for _context, page in students:  # untouched, the phones now read with it too
+            page.get_by_text("Model: Fine-tuned on this class").first.wait_for(timeout=30_000)
     finally:
         for context, _page in students:
             context.close()
         host_context.close()
+
+
+def test_a_phone_nobody_touches_follows_the_lecturer(class_app, browser, artifacts):
+    """The lecturer changes what to draw, then closes the class: a student's phone shows each
+    within a few seconds without being touched (its page looks every 5 s), and the digit
+    picker follows the new prompt."""
+    from cnnviz.classroom.checks import CLOSED
+
+    url, store = class_app
+    room = store.create_room(prompt=7, base_model="strong")
+    context, page = new_tab(browser, width=390, height=844)
+    try:
+        open_view(page, f"{url}/class?room={room.code}")
+        page.get_by_text("Draw a 7").first.wait_for(timeout=STEP_MS)
+        picked = page.locator(
+            ".st-key-class_digit [aria-checked='true'], .st-key-class_digit [aria-pressed='true']"
+        )
+        assert picked.first.inner_text().strip() == "7"
+
+        changed = time.perf_counter()
+        store.set_prompt(room.code, room.host_token, 3)
+        page.get_by_text("Draw a 3").first.wait_for(timeout=30_000)
+        print(
+            f"\nprompt changed -> on the untouched phone in {time.perf_counter() - changed:.1f} s"
+        )
+        settle(page)
+        assert picked.first.inner_text().strip() == "3"
+        assert_no_exception(page, "after the prompt changed")
+
+        store.close(room.code, room.host_token)
+        page.get_by_text(CLOSED).first.wait_for(timeout=30_000)
+        page.screenshot(path=str(artifacts / "class-student-closed.png"), full_page=True)
+        assert_no_exception(page, "after the class closed")
+    finally:
+        context.close()

@@ -26,9 +26,10 @@ from cnnviz.classroom.finetune import MIN_DIGITS
 from cnnviz.errors import InputError
 from cnnviz.i18n import N_, _
 from cnnviz.plots import classroom as plots
-from cnnviz.ui import inputs, models, state
+from cnnviz.ui import inputs, language, models, state
 
 SEND_EVERY = 3.0  # seconds between two sends of one person
+WATCH_EVERY = 5.0  # seconds: how often a student's page looks whether the lecturer changed it
 MOST_SENDS = 30  # drawings one person may send to one room
 clock = time.monotonic  # the rate limit's clock (tests move it on)
 GALLERY_MOST = 280  # tiles in the gallery (20 rows of 14): a projector's worth; a digit filters
@@ -229,6 +230,32 @@ def read_drawing(model: nn.Sequential, image: np.ndarray) -> np.ndarray:
 
 
 # --- the student --------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=1.5, show_spinner=False, max_entries=256)
+def room_state(code: str) -> tuple | None:
+    """(prompt, model) of the open room ``code``, or None when it has ended; read from the
+    store at most every 1.5 s per room and process, however many phones ask."""
+    try:
+        room = store().room(code)
+    except InputError:
+        return None
+    return room.prompt, room.model
+
+
+@st.fragment(run_every=WATCH_EVERY)
+def watch(code: str, shown: tuple) -> None:
+    """On a student's page, every few seconds: when the lecturer has changed the prompt or the
+    network, or closed the class, since the page showed ``shown`` = (prompt, model), the whole
+    page runs again, so a phone nobody touches still shows what the projector says. Draws
+    nothing; the drawing on the canvas stays."""
+    language.restore()
+    try:
+        now = room_state(code)
+    except Exception:  # the database busy or gone: look again next time
+        return
+    if now != shown:
+        st.rerun()
 
 
 def keep_drawing(image: np.ndarray, steps: list) -> None:

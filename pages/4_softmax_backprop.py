@@ -63,6 +63,7 @@ if flat is not None:
         charts.vector_strip(
             vector,
             title=_("Flattened: {count} numbers in one row").format(count=vector.size),
+            width=viewport.width(heatmaps.CONTENT_WIDTH),
         ),
         key="softmax.fig_flat",
     )
@@ -71,7 +72,10 @@ if flat is not None:
     )
 
 trace = step.softmax
-layout.chart(charts.softmax_pipeline(trace), key="softmax.fig_pipeline")
+layout.chart(
+    charts.softmax_pipeline(trace, width=viewport.width(heatmaps.CONTENT_WIDTH)),
+    key="softmax.fig_pipeline",
+)
 cols = st.columns(3)
 cols[0].metric(_("Prediction"), step.predicted)
 cols[1].metric(_("p(true label {n})").format(n=trace.label), f"{trace.probs[trace.label]:.4g}")

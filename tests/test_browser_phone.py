@@ -1,6 +1,7 @@
 """On a 390 px phone (Debian's Chromium via Playwright, ``streamlit run app.py``): the figures are
 built for the phone's width. Measured in the browser, on what Plotly and KaTeX drew: no chart
-wider than the screen, no two panel titles of a chart on top of each other, every formula whole
+wider than the screen, no two panel titles of a chart on top of each other and none running past
+its figure's edge, every formula whole
 (no part of it scrolled out of view), and Draw & predict's feature maps large enough to see
 (a row of eight 30 px specks over a band of empty space before). Screenshots land in
 test-artifacts/."""
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from cnnviz import i18n
 from tests.test_browser import settle
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -20,7 +22,7 @@ PHONE = {"width": 390, "height": 844}
 # share of the figure's height its plot areas fill and the pixels per cell.
 MEASURE = """() => {
   const width = window.innerWidth;
-  const out = {width, wide: [], overlaps: [], formulas: [], charts: []};
+  const out = {width, wide: [], overlaps: [], cut: [], formulas: [], charts: []};
   const hit = (a, b) => a.left < b.right - 1 && b.left < a.right - 1 &&
                         a.top < b.bottom - 1 && b.top < a.bottom - 1;
   document.querySelectorAll('[data-testid="stPlotlyChart"]').forEach((chart, i) => {
@@ -30,6 +32,10 @@ MEASURE = """() => {
     if (box.right > width + 1 || box.left < -1) out.wide.push([i, box.left, box.right]);
     const texts = [...chart.querySelectorAll('text.annotation-text')]
       .map(t => [t.textContent, t.getBoundingClientRect()]).filter(([s, r]) => s && r.width);
+    const titles = [...chart.querySelectorAll('text.annotation-text, text.gtitle')]
+      .map(t => [t.textContent, t.getBoundingClientRect()]).filter(([s, r]) => s && r.width);
+    for (const [s, r] of titles)  // a title running past the figure's edge is cut there
+      if (r.right > box.right + 1 || r.left < box.left - 1) out.cut.push([i, s]);
     for (let a = 0; a < texts.length; a++)
       for (let b = a + 1; b < texts.length; b++)
         if (hit(texts[a][1], texts[b][1])) out.overlaps.push([i, texts[a][0], texts[b][0]]);
@@ -67,7 +73,16 @@ def laid_out_for_the_phone(page, ok, timeout_s: float = 40) -> dict:
 
 
 def fits(seen: dict) -> bool:
-    return bool(seen["charts"]) and not (seen["wide"] or seen["overlaps"] or seen["formulas"])
+    problems = seen["wide"] or seen["overlaps"] or seen["cut"] or seen["formulas"]
+    return bool(seen["charts"]) and not problems
+
+
+def translated(text: str, lang: str) -> str:
+    i18n.set_language(lang)
+    try:
+        return i18n._(text)
+    finally:
+        i18n.set_language("en")
 
 
 @pytest.fixture
@@ -88,17 +103,19 @@ def phone(browser):
         ("draw_predict", "Random MNIST test digit"),
     ],
 )
-def test_figures_fit_a_phone(app_server, phone, artifacts, path, button):
-    phone.goto(f"{app_server}/{path}")
+@pytest.mark.parametrize("lang", ["en", "vi"])  # Vietnamese titles are often longer
+def test_figures_fit_a_phone(app_server, phone, artifacts, path, button, lang):
+    phone.goto(f"{app_server}/{path}?lang={lang}")
     settle(phone)
     if button:
-        phone.get_by_role("button", name=button).first.click()
+        phone.get_by_role("button", name=translated(button, lang)).first.click()
     seen = laid_out_for_the_phone(phone, fits)
-    phone.screenshot(path=str(artifacts / f"phone-{path}.png"), full_page=True)
+    phone.screenshot(path=str(artifacts / f"phone-{path}-{lang}.png"), full_page=True)
     assert seen["width"] == PHONE["width"]
     assert seen["charts"], "no chart drawn"
     assert not seen["wide"], f"charts wider than the phone: {seen['wide']}"
     assert not seen["overlaps"], f"titles on top of each other: {seen['overlaps']}"
+    assert not seen["cut"], f"titles cut at the figure's edge: {seen['cut']}"
     assert not seen["formulas"], f"formulas cut: {seen['formulas']}"
 
 

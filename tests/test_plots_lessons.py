@@ -30,3 +30,31 @@ def test_power_of_ten_labels():
     assert power_of_ten(10**12) == "1,000,000,000,000 (10¹²)"
     assert power_of_ten(9 * 10**6) == "9,000,000 (9×10⁶)"
     assert power_of_ten(72) == "72"
+
+
+def test_wrap_breaks_at_spaces_and_keeps_every_word():
+    from cnnviz.plots.style import lines, wrap
+
+    text = "2. exp(z − max z) (subtracting the max keeps exp from overflowing)"
+    assert wrap(text, 700) == text  # fits a laptop's figure
+    narrow = wrap(text, 300)
+    assert narrow.replace("<br>", " ") == text and lines(narrow) >= 2
+    assert all(len(line) * 0.5 * 16 <= 300 for line in narrow.split("<br>"))
+    assert wrap("Supercalifragilistic", 50) == "Supercalifragilistic"  # one word: left whole
+
+
+def test_softmax_and_flatten_titles_take_more_lines_on_a_phone():
+    import numpy as np
+
+    from cnnviz import ops
+    from cnnviz.plots.lessons import softmax_pipeline, vector_strip
+
+    trace = ops.softmax_trace(np.linspace(-3, 5, 10), label=2)
+    wide, phone = softmax_pipeline(trace, width=700), softmax_pipeline(trace, width=350)
+    assert not any("<br>" in a.text for a in wide.layout.annotations)
+    assert any("<br>" in a.text for a in phone.layout.annotations)
+    assert phone.layout.height > wide.layout.height  # room for the extra lines
+    strip = vector_strip(
+        np.arange(1352.0), title="Sau Flatten: 1352 con số trên một hàng", width=350
+    )
+    assert "<br>" in strip.layout.title.text and strip.layout.margin.t > 40

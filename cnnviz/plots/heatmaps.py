@@ -300,17 +300,6 @@ def heatmap(
     return fig
 
 
-def _fit_title(title: str, room_px: float, font_size: int = style.FONT_SIZE) -> str:
-    """``title`` on two lines (split at the space nearest its middle) when it is wider than
-    ``room_px`` pixels in ``font_size`` (estimated: half an em a character)."""
-    if 0.5 * font_size * len(title) <= room_px or " " not in title.strip():
-        return title
-    middle = len(title) / 2
-    spaces = [i for i, ch in enumerate(title) if ch == " "]
-    cut = min(spaces, key=lambda i: abs(i - middle))
-    return title[:cut] + "<br>" + title[cut + 1 :]
-
-
 def grid_columns(wanted: int, max_width: int, panel_px: int = 96) -> int:
     """How many of ``wanted`` columns of :func:`heatmap_grid` panels at least ``panel_px``
     pixels wide fit in ``max_width`` pixels (at least one): all of them on a laptop, fewer on
@@ -360,8 +349,8 @@ def heatmap_grid(
             break
         columns -= 1
     grid_rows = -(-n // columns)
-    titles = [_fit_title(str(t), panel_w + gap_x) for t in titles]
-    title_px = 40 if not any("<br>" in t for t in titles) else 60  # above each row of panels
+    titles = [style.wrap(str(t), panel_w + gap_x) for t in titles]
+    title_px = 20 + 20 * max(style.lines(t) for t in titles)  # above each row of panels
     gap_y = title_px
     bar_px = _BELOW if below else 0
     width = _LEFT + columns * panel_w + (columns - 1) * gap_x + right

@@ -85,25 +85,34 @@ def param_bars(names: Sequence[str], counts: Sequence[int], height: int = 300) -
     return fig
 
 
-def softmax_pipeline(trace, class_names: Sequence[str] | None = None, height: int = 560):
+def softmax_pipeline(
+    trace, class_names: Sequence[str] | None = None, height: int = 560, width: int = 700
+):
     """Logits -> exp(logit - max) -> probabilities for the 10 classes, the true label in red.
 
-    trace: a cnnviz.ops.SoftmaxTrace.
+    trace: a cnnviz.ops.SoftmaxTrace. width: the pixels the figure gets (its titles are
+    written on more lines when they would not fit, as on a phone).
     """
     names = list(class_names or [str(i) for i in range(len(trace.logits))])
     colors = [style.CHOSEN if i == trace.label else style.ACCENT for i in range(len(names))]
-    fig = make_subplots(
-        rows=3,
-        cols=1,
-        shared_xaxes=True,
-        vertical_spacing=0.12,
-        subplot_titles=(
+    titles = [
+        style.wrap(title, width - 20)
+        for title in (
             _("1. logits z (the last layer's raw scores)"),
             _("2. exp(z − max z)  (subtracting the max keeps exp from overflowing)"),
             _("3. probabilities = exp / sum  (sum = {total})").format(
                 total=format_number(trace.total, 3)
             ),
-        ),
+        )
+    ]
+    extra = 20 * (max(style.lines(t) for t in titles) - 1)  # pixels for the extra lines
+    height += 3 * extra
+    fig = make_subplots(
+        rows=3,
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=(0.12 * 560 + extra) / height,
+        subplot_titles=titles,
     )
     for row, values in enumerate((trace.logits, trace.exp, trace.probs), start=1):
         fig.add_trace(
@@ -123,8 +132,11 @@ def softmax_pipeline(trace, class_names: Sequence[str] | None = None, height: in
         pad = 0.25 * (high - low or 1.0)
         fig.update_yaxes(range=[low - (pad if low < 0 else 0), high + pad], row=row, col=1)
     style.apply(fig, height=height)
-    fig.update_layout(showlegend=False, margin=dict(l=10, r=10, t=40, b=40))
-    fig.update_annotations(font=dict(size=style.FONT_SIZE, color="#111111"), x=0, xanchor="left")
+    top = 20 + 20 * style.lines(titles[0])
+    fig.update_layout(showlegend=False, margin=dict(l=10, r=10, t=top, b=40))
+    fig.update_annotations(
+        font=dict(size=style.FONT_SIZE, color="#111111"), x=0, xanchor="left", align="left"
+    )
     fig.update_xaxes(title=_("class"), type="category", row=3, col=1)
     return fig
 
@@ -151,9 +163,13 @@ def before_after_bars(probs_before, probs_after, label: int, height: int = 320) 
     return fig
 
 
-def vector_strip(vector, title: str = "", height: int = 150) -> go.Figure:
-    """A long 1-D vector (e.g. the 1352 flattened values) as one coloured strip."""
+def vector_strip(vector, title: str = "", height: int = 150, width: int = 700) -> go.Figure:
+    """A long 1-D vector (e.g. the 1352 flattened values) as one coloured strip; ``title``
+    on more lines when it is wider than ``width`` pixels (a phone)."""
     vector = np.asarray(vector, dtype=np.float64).ravel()
+    title = style.wrap(title, width - 40, style.TITLE_SIZE) if title else title
+    extra = 26 * (style.lines(title) - 1) if title else 0
+    height += extra
     bound = float(np.abs(vector).max()) or 1.0
     fig = go.Figure(
         go.Heatmap(
@@ -166,7 +182,7 @@ def vector_strip(vector, title: str = "", height: int = 150) -> go.Figure:
         )
     )
     style.apply(fig, title=title or None, height=height)
-    fig.update_layout(margin=dict(l=10, r=10, t=40 if title else 10, b=40))
+    fig.update_layout(margin=dict(l=10, r=10, t=40 + extra if title else 10, b=40))
     fig.update_yaxes(visible=False)
     fig.update_xaxes(title=_("index (0 .. {last})").format(last=vector.size - 1))
     return fig

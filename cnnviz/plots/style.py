@@ -25,6 +25,27 @@ ACCENT = "#1f77b4"  # the main series in a chart
 SECOND = "#ff7f0e"  # the second series (val_loss beside loss)
 
 
+def wrap(text: str, room_px: float, font_size: int = FONT_SIZE) -> str:
+    """``text`` broken at spaces into lines of at most ``room_px`` pixels at ``font_size``
+    (estimated: half an em a character), joined with Plotly's ``<br>``; unchanged when it fits
+    (a phone's figure is narrower than the titles written for a laptop's)."""
+    per_line = max(4, int(room_px / (0.5 * font_size)))
+    if len(text) <= per_line or " " not in text.strip():
+        return text
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= per_line:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
+
+
+def lines(text: str) -> int:
+    """How many lines a (wrapped) Plotly text takes."""
+    return text.count("<br>") + 1
+
+
 # plotly_white's look, as a plain dict holding only what these figures use (~1 KB instead of
 # plotly_white's 7 KB in every figure sent to the browser). Used by :func:`figure`.
 LIGHT_TEMPLATE = {

@@ -101,6 +101,7 @@ def phone(browser):
         ("why_convolution", None),
         ("softmax_backprop", "Random MNIST test digit"),
         ("draw_predict", "Random MNIST test digit"),
+        ("train_live", "Start"),  # the quick demo: curves, filters, maps, then the results
     ],
 )
 @pytest.mark.parametrize("lang", ["en", "vi"])  # Vietnamese titles are often longer
@@ -109,6 +110,9 @@ def test_figures_fit_a_phone(app_server, phone, artifacts, path, button, lang):
     settle(phone)
     if button:
         phone.get_by_role("button", name=translated(button, lang)).first.click()
+    if path == "train_live":  # measured once the run is over and its results are drawn
+        # (the Keras-style epoch log says so, in English in both languages)
+        phone.get_by_text("Training finished").first.wait_for(timeout=120_000)
     seen = laid_out_for_the_phone(phone, fits)
     phone.screenshot(path=str(artifacts / f"phone-{path}-{lang}.png"), full_page=True)
     assert seen["width"] == PHONE["width"]

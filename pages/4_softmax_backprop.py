@@ -56,6 +56,7 @@ except InputError as error:
 st.divider()
 st.header(_("Forward: from pixels to a probability per digit"))
 layers_table(step, name)
+width = viewport.width(heatmaps.CONTENT_WIDTH)  # a phone: its own, else the page's
 flat = step.first("Flatten")
 if flat is not None:
     vector = step.layers[flat].output
@@ -63,7 +64,7 @@ if flat is not None:
         charts.vector_strip(
             vector,
             title=_("Flattened: {count} numbers in one row").format(count=vector.size),
-            width=viewport.width(heatmaps.CONTENT_WIDTH),
+            width=width,
         ),
         key="softmax.fig_flat",
     )
@@ -73,7 +74,7 @@ if flat is not None:
 
 trace = step.softmax
 layout.chart(
-    charts.softmax_pipeline(trace, width=viewport.width(heatmaps.CONTENT_WIDTH)),
+    charts.softmax_pipeline(trace, width=width),
     key="softmax.fig_pipeline",
 )
 cols = st.columns(3)
@@ -171,10 +172,10 @@ if step.conv_index is not None:
             list(step.kernel_grads[:shown]),
             titles,
             kind="signed",
-            columns=heatmaps.grid_columns(4, viewport.width(heatmaps.CONTENT_WIDTH)),
+            columns=heatmaps.grid_columns(4, width),
             max_px=150,
             colorbar_title="dL/dw",
-            max_width=viewport.width(heatmaps.CONTENT_WIDTH),
+            max_width=width,
         ),
         key="softmax.fig_filter_grads",
     )
@@ -211,7 +212,7 @@ if step.conv_index is not None:
             max_px=100,
             colorbar_title=_("weight"),
             numbers=False,
-            max_width=viewport.width(heatmaps.CONTENT_WIDTH),
+            max_width=width,
         ),
         key="softmax.fig_before_after",
     )

@@ -63,6 +63,18 @@ def class_room(database: str, drawings: int = 60) -> tuple[str, str]:
     return room.code, room.host_token
 
 
+def draw_seven(page, scale: float = 1.0) -> None:
+    """A 7 drawn with the mouse on the page's drawing canvas (smaller with ``scale`` < 1)."""
+    box = page.locator("canvas").first.bounding_box()
+    points = [(70, 60), (200, 55), (205, 65), (120, 240)]
+    (x, y), *rest = [(box["x"] + scale * x, box["y"] + scale * y) for x, y in points]
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for x, y in rest:
+        page.mouse.move(x, y, steps=12)
+    page.mouse.up()
+
+
 def end_at_last_chart(page) -> None:
     """Scroll so the page's last chart ends at the bottom of the screen."""
     page.locator('[data-testid="stPlotlyChart"]').last.evaluate(
@@ -85,13 +97,7 @@ def phone_views(browser, url: str, lang: str, code: str, path: Path) -> None:
     try:
         page.goto(f"{url}/class?room={code}&lang={lang}")
         settle(page, 2500)
-        box = page.locator("canvas").first.bounding_box()
-        x0, y0 = box["x"], box["y"]
-        page.mouse.move(x0 + 60, y0 + 50)
-        page.mouse.down()
-        for x, y in [(170, 45), (175, 55), (100, 200)]:  # a 7
-            page.mouse.move(x0 + x, y0 + y, steps=12)
-        page.mouse.up()
+        draw_seven(page, scale=0.85)
         settle(page, 2000)
         shots.append(page.screenshot())
 
@@ -149,13 +155,7 @@ def main() -> None:
 
             go(page, t("Draw & predict"))
             page.wait_for_timeout(2500)  # the canvas component loads after the page
-            box = page.locator("canvas").first.bounding_box()
-            x0, y0 = box["x"], box["y"]
-            page.mouse.move(x0 + 70, y0 + 60)
-            page.mouse.down()
-            for x, y in [(200, 55), (205, 65), (120, 240)]:  # a 7
-                page.mouse.move(x0 + x, y0 + y, steps=12)
-            page.mouse.up()
+            draw_seven(page)
             settle(page, 1500)
             shoot(page, args.out / f"1-draw-predict{suffix}.png", 1450)
 

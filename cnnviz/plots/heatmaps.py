@@ -300,13 +300,18 @@ def heatmap(
     return fig
 
 
+def _right_of_grid(max_width: int) -> int:
+    """Pixels right of a grid's panels: the colour bar beside them, or a margin on a phone
+    (where the bar goes under them)."""
+    return 16 if max_width < GRID_BAR_BELOW else _COLORBAR
+
+
 def grid_columns(wanted: int, max_width: int, panel_px: int = 96) -> int:
     """How many of ``wanted`` columns of :func:`heatmap_grid` panels at least ``panel_px``
     pixels wide fit in ``max_width`` pixels (at least one): all of them on a laptop, fewer on
     a phone."""
-    right = 16 if max_width < GRID_BAR_BELOW else _COLORBAR
-    gap = 24
-    fit = (max_width - _LEFT - right + gap) // (panel_px + gap)
+    gap = 24  # heatmap_grid's between panels, up to 4 a row
+    fit = (max_width - _LEFT - _right_of_grid(max_width) + gap) // (panel_px + gap)
     return int(max(1, min(wanted, fit)))
 
 
@@ -330,7 +335,7 @@ def heatmap_grid(
     ``max_px`` pixels and shrink so the whole figure fits in ``max_width`` pixels (with fewer
     columns if even the smallest cells would not fit). Below
     :data:`GRID_BAR_BELOW` pixels (a phone) the colour bar goes under the maps instead of
-    beside them, and a title wider than its panel is written on two lines.
+    beside them, and a title wider than its panel is written on more lines.
     """
     maps = [np.asarray(m, dtype=np.float64) for m in maps]
     if not maps:
@@ -339,7 +344,7 @@ def heatmap_grid(
     n = len(maps)
     columns = max(1, min(columns, n))
     below = max_width < GRID_BAR_BELOW
-    right = 16 if below else _COLORBAR
+    right = _right_of_grid(max_width)
     while True:  # fewer columns when even the smallest cells would not fit them in max_width
         gap_x = 24 if columns <= 4 else 14  # pixels between panels
         room = (max_width - _LEFT - right - (columns - 1) * gap_x) // columns

@@ -71,7 +71,7 @@ def _component():
 def _reported() -> int | None:
     state = st.session_state.get(KEY)
     value = state.get("width") if hasattr(state, "get") else getattr(state, "width", None)
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1e5:
         return max(SMALLEST, int(value))
     return None
 
